@@ -1,0 +1,5 @@
+import sys
+
+from paramembed.cli import main
+
+sys.exit(main())

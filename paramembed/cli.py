@@ -1,0 +1,116 @@
+"""The command line: `python -m paramembed {train,evaluate,report,models,bench}`.
+
+User errors end in one line on stderr and exit status 2; no tracebacks for things a user did.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from paramembed.errors import ParamembedError
+
+
+def _train(args: argparse.Namespace) -> None:
+    from paramembed.config import load_train_config
+    from paramembed.training import train
+
+    config = load_train_config(args.config, args.set)
+    if args.name:
+        config.name = args.name
+    run_dir = train(config, resume=not args.fresh, progress=not args.quiet)
+    print(f"saved {run_dir}")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from paramembed.checkpoint import load_model
+    from paramembed.data.registry import get_dataset
+    from paramembed.evaluation import evaluate
+
+    model = load_model(args.model, device=args.device)
+    dataset = get_dataset(args.data, args.split, model.config.input, min_images=args.shots + args.queries)
+    results = []
+    for method in args.method or [None]:
+        for ways in args.ways:
+            for shots in args.shots_list:
+                results.append(
+                    evaluate(model, dataset, ways, shots, args.queries, args.episodes, args.within_alphabet, args.seed, method, progress=not args.json)
+                )
+    if args.json:
+        print(json.dumps([r.as_dict() for r in results], indent=2))
+        return
+    print(f"model {args.model or 'default'} on {args.data} ({args.split}), {args.episodes} episodes, {args.queries} queries per class"
+          + (", within-alphabet" if args.within_alphabet else ""))
+    print(f"{'method':<10}{'task':<18}{'accuracy (mean +- 95% CI)':>28}")
+    for r in results:
+        print(f"{r.method:<10}{f'{r.ways}-way {r.shots}-shot':<18}{str(r):>28}")
+
+
+def _models(args: argparse.Namespace) -> None:
+    from paramembed.checkpoint import ASSETS, list_models, read_model_config
+
+    for name in list_models():
+        config, payload = read_model_config(ASSETS / name)
+        print(f"{name:<10} generator={config.generator:<7} input={config.input.channels}x{config.input.image_size}  episodes={payload.get('episodes', '?')}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m paramembed",
+        description="Few-shot classifiers whose parameters are generated from the support set in one forward pass.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="meta-train a model (writes runs/<name>/: metrics.jsonl, model.safetensors, config.json)")
+    p.add_argument("--config", help="YAML or JSON file with the settings that differ from the defaults (see configs/)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one setting, e.g. --set model.generator=latent --set episodes=20000 (repeatable)")
+    p.add_argument("--name", help="run name (folder under out_dir); default from the config")
+    p.add_argument("--fresh", action="store_true", help="start over instead of resuming runs/<name>/ (resuming is the default)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="N-way K-shot accuracy, mean +- 95%% CI over many episodes")
+    p.add_argument("--model", help="shipped model name or model folder (default: the default shipped model)")
+    p.add_argument("--data", default="procedural",
+                   help="'procedural' (the glyph alphabets) or a folder/.tar.gz in Omniglot or ImageFolder layout")
+    p.add_argument("--split", default="test", choices=["train", "validation", "test"],
+                   help="procedural split (test: the held-out alphabets); a folder's 'test' is the whole folder")
+    p.add_argument("--ways", type=int, nargs="+", default=[5], help="N; several values give several rows (default 5)")
+    p.add_argument("--shots", dest="shots_list", type=int, nargs="+", default=[1], help="K (default 1)")
+    p.add_argument("--queries", type=int, default=15, help="queries per class; 15 is the usual Omniglot protocol")
+    p.add_argument("--episodes", type=int, default=600, help="at least 600 for a CI of about +-0.5 points")
+    p.add_argument("--within-alphabet", action="store_true", help="all classes of a task from one alphabet (Lake et al. 2015)")
+    p.add_argument("--method", action="append", choices=["hyper", "latent", "proto", "maml", "finetune"],
+                   help="adaptation method (default: the model's own); proto and finetune work with any model; repeatable")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
+    p.set_defaults(func=_evaluate, shots=1)
+
+    p = sub.add_parser("models", help="list the shipped models")
+    p.set_defaults(func=_models)
+
+    for name, module in (("report", "paramembed.report"), ("bench", "paramembed.bench")):
+        try:
+            mod = __import__(module, fromlist=["add_parser"])
+        except ModuleNotFoundError:
+            continue
+        mod.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "evaluate":
+        args.shots = max(args.shots_list)
+    try:
+        args.func(args)
+    except ParamembedError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,165 @@
+"""Typed configs: one dataclass per model and per training run, saved beside every checkpoint.
+
+A config file (YAML or JSON) holds only what differs from the defaults; `--set key=value`
+overrides on the command line use dotted paths (`model.generator=latent`). Unknown keys are an
+error that lists the known ones, so a typo never silently trains the wrong thing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+from paramembed.errors import ParamembedError
+
+
+@dataclass
+class InputSpec:
+    """How a raw image becomes the model's input tensor (applied inside `adapt`/`predict`)."""
+
+    channels: int = 1  # 1 for glyph models, 3 for photo models
+    image_size: int = 28
+    polarity: str = "auto"  # "auto" | "dark_ink" | "light_ink": glyph models want light ink on dark
+    centre: bool = True  # crop to the ink's bounding box and centre it (glyphs only)
+    margin: int = 2  # pixels left around a centred glyph
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a model from its folder alone."""
+
+    generator: str = "hyper"  # hyper | latent | proto | maml
+    backbone: str = "conv4"
+    width: int = 64  # channels of every conv layer
+    embedding_dim: int = 64  # size of the per-class parameter embedding
+    hidden_dim: int = 256  # hidden width of the generator's MLPs
+    latent_steps: int = 0  # `latent`: gradient steps on the class codes at adaptation time
+    latent_lr: float = 1.0
+    maml_steps: int = 5  # `maml`: inner steps at adaptation time
+    maml_lr: float = 0.4
+    maml_first_order: bool = True
+    input: InputSpec = field(default_factory=InputSpec)
+
+
+@dataclass
+class TrainConfig:
+    """One meta-training run. Defaults are a sensible small run on the procedural glyphs."""
+
+    name: str = "run"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: str = "procedural"  # "procedural", "procedural-photo", or a folder / .tar.gz in ImageFolder or Omniglot layout
+    ways: list[int] = field(default_factory=lambda: [5, 20])  # [n] fixed, or [low, high] drawn per batch
+    shots: list[int] = field(default_factory=lambda: [1, 5])
+    queries: int = 5
+    tasks_per_batch: int = 4
+    within_alphabet: float = 0.5  # fraction of tasks whose classes share one alphabet
+    episodes: int = 20000  # tasks seen in total
+    lr: float = 1e-3
+    weight_decay: float = 5e-4
+    warmup_episodes: int = 500
+    val_every: int = 2000  # episodes between validations
+    val_episodes: int = 200
+    val_ways: int = 20
+    val_shots: int = 1
+    checkpoint_every: int = 1000
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True  # mixed precision, used on CUDA only
+    num_workers: int = 0  # processes rendering tasks; 0 renders in the training process
+    compile: bool = False
+    out_dir: str = "runs"
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)
+
+
+def from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
+    """Build dataclass `cls` from a nested dict, rejecting unknown keys by name."""
+    if not isinstance(data, dict):
+        raise ParamembedError(f"config{where or ''} should be a mapping, got {type(data).__name__}")
+    types = _field_types(cls)
+    known = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        if key not in known:
+            raise ParamembedError(
+                f"unknown config key {where + '.' if where else ''}{key!r}; known keys: {', '.join(known)}"
+            )
+        kind = types[key]
+        if dataclasses.is_dataclass(kind):
+            value = from_dict(kind, value, f"{where}.{key}" if where else key)
+        kwargs[key] = _coerce(value, kind, f"{where}.{key}" if where else key)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, kind: Any, key: str) -> Any:
+    if dataclasses.is_dataclass(kind):
+        return value
+    origin = getattr(kind, "__origin__", None)
+    if origin is list:
+        if isinstance(value, (int, float)):
+            value = [value]
+        if not isinstance(value, list):
+            raise ParamembedError(f"config key {key!r} should be a list, got {value!r}")
+        (inner,) = kind.__args__
+        return [_coerce(v, inner, key) for v in value]
+    try:
+        if kind is bool:
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError
+                return value.lower() in ("true", "1", "yes")
+            return bool(value)
+        if kind in (int, float, str):
+            return kind(value)
+    except (TypeError, ValueError):
+        raise ParamembedError(f"config key {key!r} should be {kind.__name__}, got {value!r}") from None
+    return value
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON file into a dict (an empty file is an empty dict)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamembedError(f"config file {str(path)!r} does not exist")
+    try:
+        text = path.read_text()
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ParamembedError(f"config file {str(path)!r} is not valid YAML/JSON: {str(err).splitlines()[0]}") from None
+    return data or {}
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply `key.sub=value` strings; values are parsed as YAML (`5`, `true`, `[5, 20]`)."""
+    data = json.loads(json.dumps(data))  # deep copy
+    for item in overrides:
+        if "=" not in item:
+            raise ParamembedError(f"override {item!r} should look like key=value")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw
+        node = data
+        *parents, last = key.strip().split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return data
+
+
+def load_train_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    data = read_config_file(path) if path else {}
+    data = apply_overrides(data, overrides or [])
+    return from_dict(TrainConfig, data)

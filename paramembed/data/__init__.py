@@ -1,0 +1,1 @@
+"""Where tasks come from: procedural glyphs, folder datasets, preprocessing and the episode sampler."""

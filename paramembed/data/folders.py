@@ -1,0 +1,159 @@
+"""Folder datasets: the torchvision Omniglot layout and the generic ImageFolder layout.
+
+    Omniglot:     root/[images_background/]<Alphabet>/<character>/<image>.png   (groups = alphabets)
+    ImageFolder:  root/<class>/<image>.{png,jpg,...}                            (one group)
+
+A `.tar.gz` / `.tgz` / `.zip` is unpacked once into a cache folder. Images are decoded with Pillow
+into the model's input format (`InputSpec`) once, and kept in memory (and on disk, keyed by the
+files and the spec) so that evaluation over a thousand episodes never decodes twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tarfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from paramembed.config import InputSpec
+from paramembed.data.preprocess import IMAGE_SUFFIXES, image_to_tensor, open_image
+from paramembed.errors import ParamembedError
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("PARAMEMBED_CACHE", Path.home() / ".cache" / "paramembed"))
+
+
+def unpack_archive(path: Path) -> Path:
+    """Unpack a .tar.gz/.tgz/.zip into the cache (once) and return the folder."""
+    stat = path.stat()
+    key = hashlib.sha1(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    dest = cache_root() / "unpacked" / f"{path.name.split('.')[0]}-{key}"
+    done = dest / ".complete"
+    if done.exists():
+        return dest
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as zf:
+                zf.extractall(dest)
+        else:
+            with tarfile.open(path) as tf:
+                tf.extractall(dest, filter="data")
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as err:
+        raise ParamembedError(f"{path}: cannot unpack archive ({err})") from None
+    done.touch()
+    return dest
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
+
+
+def discover_layout(root: Path) -> list[tuple[str, list[tuple[str, list[Path]]]]]:
+    """root -> [(group name, [(class name, [image paths])])], Omniglot or ImageFolder layout."""
+    # Descend through single wrapper folders (an archive's top folder, images_background/).
+    while True:
+        dirs = _subdirs(root)
+        if len(dirs) == 1 and not _image_files(root) and not _image_files(dirs[0]) and _subdirs(dirs[0]):
+            root = dirs[0]
+            continue
+        break
+    dirs = _subdirs(root)
+    if not dirs:
+        raise ParamembedError(f"{root}: no class folders found (expected <class>/<image> or <alphabet>/<character>/<image>)")
+    omniglot = all(_subdirs(d) and not _image_files(d) for d in dirs)
+    if omniglot:
+        return [(d.name, [(c.name, _image_files(c)) for c in _subdirs(d)]) for d in dirs]
+    return [(root.name, [(d.name, _image_files(d)) for d in dirs])]
+
+
+class FolderDataset:
+    """Images from a folder (or archive), preprocessed for one `InputSpec`, grouped into alphabets."""
+
+    def __init__(self, path: str | Path, spec: InputSpec, min_images: int = 1):
+        path = Path(path)
+        if not path.exists():
+            raise ParamembedError(f"dataset {str(path)!r} does not exist")
+        self.path = path
+        root = unpack_archive(path) if path.is_file() else path
+        layout = discover_layout(root)
+        self.spec = spec
+        self._groups: list[str] = []
+        self._classes: list[list[str]] = []
+        self._offsets: list[list[int]] = []
+        files: list[Path] = []
+        skipped = 0
+        for group, classes in layout:
+            names, offsets = [], []
+            for name, images in classes:
+                if len(images) < min_images:
+                    skipped += 1
+                    continue
+                names.append(name)
+                offsets.append(len(files))
+                files.extend(images)
+            if names:
+                self._groups.append(group)
+                self._classes.append(names)
+                self._offsets.append(offsets + [len(files)])
+                # offsets[i]..offsets[i+1] are class i's rows
+        if not files:
+            raise ParamembedError(f"dataset {str(path)!r} has no images in a class folder")
+        self.skipped_classes = skipped
+        self.files = files
+        self.data = self._load(files)
+
+    def _load(self, files: list[Path]) -> np.ndarray:
+        stamp = hashlib.sha1(
+            json.dumps([str(self.path.resolve()), len(files), str(files[0]), str(files[-1]), vars(self.spec)]).encode()
+        ).hexdigest()[:16]
+        cached = cache_root() / "arrays" / f"{stamp}.npy"
+        if cached.exists():
+            arr = np.load(cached)
+            if arr.shape[0] == len(files):
+                return arr
+        arr = np.stack([image_to_tensor(open_image(f, name=str(f)), self.spec).numpy() for f in files])
+        arr = (arr * 255.0 + 0.5).astype(np.uint8)  # 4x smaller in memory; inputs are 8-bit anyway
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(".tmp.npy")
+        np.save(tmp, arr)
+        os.replace(tmp, cached)
+        return arr
+
+    @property
+    def channels(self) -> int:
+        return self.spec.channels
+
+    @property
+    def image_size(self) -> int:
+        return self.spec.image_size
+
+    @property
+    def num_groups(self) -> int:
+        return len(self._groups)
+
+    def num_classes(self, group: int) -> int:
+        return len(self._classes[group])
+
+    def num_drawings(self, group: int, cls: int) -> int:
+        return self._offsets[group][cls + 1] - self._offsets[group][cls]
+
+    def group_name(self, group: int) -> str:
+        return self._groups[group]
+
+    def class_name(self, group: int, cls: int) -> str:
+        return f"{self._groups[group]}/{self._classes[group][cls]}" if self.num_groups > 1 else self._classes[group][cls]
+
+    def images(self, keys: list[tuple[int, int, int]]) -> np.ndarray:
+        """(B, C, S, S) float32 in [0, 1] for a list of (group, class, drawing)."""
+        rows = [self._offsets[g][c] + d for g, c, d in keys]
+        return self.data[rows].astype(np.float32) / 255.0

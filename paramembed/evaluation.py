@@ -1,0 +1,113 @@
+"""N-way K-shot evaluation: accuracy over many episodes as mean and 95% confidence interval.
+
+Generator methods run in eval mode (batch norm on running statistics), so an image's features do
+not depend on the other images of its task. Evaluation therefore computes each image's features
+once and reuses them across episodes: a thousand 20-way episodes cost one pass over the images.
+MAML adapts the backbone itself and is evaluated task by task.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from paramembed.data.episodes import ClassDataset, TaskSampler
+from paramembed.models.fewshot import FewShotModel
+from paramembed.models.generators import ProtoGenerator
+
+
+@dataclass
+class EvalResult:
+    method: str
+    ways: int
+    shots: int
+    queries: int
+    episodes: int
+    within_alphabet: bool
+    mean: float  # accuracy in [0, 1]
+    ci95: float  # half-width of the 95% confidence interval
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return f"{100 * self.mean:.2f} +- {100 * self.ci95:.2f}%"
+
+
+def mean_ci95(accuracies: list[float]) -> tuple[float, float]:
+    a = np.asarray(accuracies, dtype=np.float64)
+    if len(a) < 2:
+        return float(a.mean()), float("nan")
+    return float(a.mean()), float(1.96 * a.std(ddof=1) / math.sqrt(len(a)))
+
+
+class FeatureBank:
+    """Backbone features of dataset images, computed once per (group, class, drawing)."""
+
+    def __init__(self, model: FewShotModel, dataset: ClassDataset, batch_size: int = 512):
+        self.model, self.dataset, self.batch_size = model, dataset, batch_size
+        self._rows: dict[tuple[int, int, int], torch.Tensor] = {}
+
+    @torch.inference_mode()
+    def features(self, keys: list[tuple[int, int, int]]) -> torch.Tensor:
+        todo = list(dict.fromkeys(k for k in keys if k not in self._rows))
+        for i in range(0, len(todo), self.batch_size):
+            chunk = todo[i : i + self.batch_size]
+            images = torch.from_numpy(self.dataset.images(chunk)).to(self.model.device)
+            for key, feat in zip(chunk, self.model.features(images)):
+                self._rows[key] = feat
+        return torch.stack([self._rows[k] for k in keys])
+
+
+def evaluate(
+    model: FewShotModel,
+    dataset: ClassDataset,
+    ways: int = 5,
+    shots: int = 1,
+    queries: int = 15,
+    episodes: int = 600,
+    within_alphabet: bool = False,
+    seed: int = 0,
+    method: str | None = None,
+    progress: bool = False,
+) -> EvalResult:
+    """Accuracy of `method` (default: the model's own) over `episodes` seeded tasks."""
+    method = method or model.method
+    sampler = TaskSampler(dataset, queries=queries, within_alphabet=1.0 if within_alphabet else 0.0, seed=seed)
+    sampler.check(ways, shots)
+    model.eval()
+    accuracies: list[float] = []
+    labels = torch.arange(ways, device=model.device).repeat_interleave(shots)
+    query_labels = torch.arange(ways, device=model.device).repeat_interleave(queries)
+    bank = FeatureBank(model, dataset) if method in ("hyper", "latent", "proto", "finetune") else None
+    steps = range(episodes)
+    for index in tqdm(steps, desc=f"{method} {ways}-way {shots}-shot", disable=not progress, leave=False):
+        if bank is not None:
+            _, support_keys, query_keys = sampler.task_keys(index, ways, shots, within_alphabet)
+            support, query = bank.features(support_keys), bank.features(query_keys)
+            probs = _classify_features(model, method, support, labels, query, ways)
+        else:
+            task = sampler.sample(index, ways, shots, within=within_alphabet)
+            clf = model.adapt(task.support, task.support_labels.tolist(), method=method)
+            probs = model.predict(clf, task.query)
+        accuracies.append((probs.argmax(-1) == query_labels).float().mean().item())
+    mean, ci = mean_ci95(accuracies)
+    return EvalResult(method, ways, shots, queries, episodes, within_alphabet, mean, ci)
+
+
+def _classify_features(model, method, support, labels, query, ways) -> torch.Tensor:
+    from paramembed.models.baselines import finetune_head
+
+    if method == "finetune":
+        clf = finetune_head(support.clone(), labels, ways)
+    else:
+        generator = ProtoGenerator() if method == "proto" else model.generator
+        needs_grad = method == "latent" and model.config.latent_steps > 0
+        with torch.no_grad() if needs_grad else torch.inference_mode():
+            clf = generator(support[None].clone(), labels[None], ways, model.scale)
+    with torch.inference_mode():
+        return torch.softmax(clf.logits(query[None].clone())[0], -1)

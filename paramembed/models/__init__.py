@@ -1,0 +1,1 @@
+"""Backbones, parameter generators, the generated classifier and the gradient-based baselines."""

@@ -1,0 +1,220 @@
+"""Meta-training: read top to bottom, data -> model -> loss -> optimiser -> resume -> loop.
+
+Each step draws `tasks_per_batch` tasks (ways and shots drawn per step from the config's ranges),
+runs all their images through the backbone at once, generates one classifier per task and takes
+the cross-entropy of the query predictions. Metrics go to `runs/<name>/metrics.jsonl` as JSON
+lines; `model.safetensors` + `config.json` + `state.pt` are written atomically, so a killed run
+resumes from its last checkpoint.
+
+Under `torchrun` the same loop runs DistributedDataParallel (NCCL on GPUs, Gloo on CPUs): rank r
+draws batches r, r + world, r + 2*world, ... of one seed scheme, and only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, IterableDataset
+from tqdm import tqdm
+
+from paramembed.checkpoint import read_model_config, save_model
+from paramembed.config import TrainConfig, to_dict
+from paramembed.data.episodes import TaskBatch, TaskSampler
+from paramembed.data.registry import get_dataset
+from paramembed.device import pick_device
+from paramembed.errors import ParamembedError
+from paramembed.evaluation import evaluate
+from paramembed.models.fewshot import FewShotModel
+
+STATE = "state.pt"
+METRICS = "metrics.jsonl"
+LOG_EVERY = 10  # optimiser steps between training-metric lines
+
+
+class TaskStream(IterableDataset):
+    """Endless `TaskBatch`es for one rank; each DataLoader worker takes every W-th step."""
+
+    def __init__(self, config: TrainConfig, first_step: int, rank: int, world: int):
+        self.config, self.first_step, self.rank, self.world = config, first_step, rank, world
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        c = self.config
+        dataset = get_dataset(c.data, "train", c.model.input, min_images=max(c.shots) + c.queries)
+        sampler = TaskSampler(dataset, queries=c.queries, within_alphabet=c.within_alphabet, seed=c.seed)
+        start = (self.first_step + worker) * self.world + self.rank
+        yield from sampler.batches(c.tasks_per_batch, tuple(c.ways), tuple(c.shots), start=start, stride=workers * self.world)
+
+
+def learning_rate(config: TrainConfig, episodes: int) -> float:
+    """Linear warm-up, then cosine decay to 5% of the peak at the last episode."""
+    if episodes < config.warmup_episodes:
+        return config.lr * (episodes + 1) / config.warmup_episodes
+    progress = min(1.0, (episodes - config.warmup_episodes) / max(1, config.episodes - config.warmup_episodes))
+    return config.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def check_config(config: TrainConfig) -> None:
+    c = config
+    if len(c.ways) not in (1, 2) or len(c.shots) not in (1, 2):
+        raise ParamembedError("ways and shots are [n] or [low, high]")
+    if min(c.ways) < 2:
+        raise ParamembedError(f"ways must be at least 2, got {c.ways}")
+    if min(c.shots) < 1 or c.queries < 1 or c.tasks_per_batch < 1 or c.episodes < 1:
+        raise ParamembedError("shots, queries, tasks_per_batch and episodes must be at least 1")
+    if c.model.generator not in ("hyper", "latent", "proto", "maml"):
+        raise ParamembedError(f"unknown generator {c.model.generator!r}; known: hyper, latent, proto, maml")
+
+
+def _append_metrics(path: Path, record: dict) -> None:
+    with path.open("a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _distributed() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
+    """Meta-train `config` and return the run folder (`config.out_dir/config.name`)."""
+    check_config(config)
+    # ============ distributed setup and device ============
+    rank, world = _distributed()
+    device = pick_device(config.device)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    torch.manual_seed(config.seed)
+    run_dir = Path(config.out_dir) / config.name
+    is_main = rank == 0
+
+    # ============ data ============
+    val_data = get_dataset(config.data, "validation", config.model.input, min_images=config.val_shots + 5)
+    TaskSampler(val_data, queries=5).check(config.val_ways, config.val_shots)
+    train_data = get_dataset(config.data, "train", config.model.input, min_images=max(config.shots) + config.queries)
+    TaskSampler(train_data, queries=config.queries).check(max(config.ways), max(config.shots))
+
+    # ============ model ============
+    model = FewShotModel(config.model).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    net: torch.nn.Module = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    forward = torch.compile(net) if config.compile else net
+
+    # ============ optimiser ============
+    decay = [p for n, p in model.named_parameters() if p.dim() > 1]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() <= 1]
+    optimiser = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=config.lr
+    )
+    use_amp = config.amp and device.type == "cuda"
+
+    # ============ resume ============
+    step = 0
+    state_path = run_dir / STATE
+    if resume and state_path.exists():
+        state = torch.load(state_path, map_location="cpu", weights_only=False)
+        saved_config, _ = read_model_config(run_dir)
+        if saved_config != config.model:
+            raise ParamembedError(f"{run_dir} holds a run of another model config; use --fresh or another --name")
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(str(run_dir / "model.safetensors")))
+        optimiser.load_state_dict(state["optimiser"])
+        step = state["step"]
+        torch.set_rng_state(state["torch_rng"])
+    elif is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / METRICS).unlink(missing_ok=True)
+    per_step = config.tasks_per_batch * world
+    total_steps = math.ceil(config.episodes / per_step)
+
+    def checkpoint(final: bool = False) -> None:
+        if not is_main:
+            return
+        extra = {"train": to_dict(config), "step": step, "episodes": step * per_step, "finished": final}
+        save_model(model, run_dir, extra)
+        tmp = run_dir / f".{STATE}.tmp"
+        torch.save({"optimiser": optimiser.state_dict(), "step": step, "torch_rng": torch.get_rng_state()}, tmp)
+        os.replace(tmp, state_path)
+
+    def validate() -> None:
+        if not is_main:
+            return
+        result = evaluate(model, val_data, config.val_ways, config.val_shots, queries=5, episodes=config.val_episodes, seed=12345)
+        model.train()
+        _append_metrics(
+            run_dir / METRICS,
+            {"episodes": step * per_step, "step": step, "split": "validation", "accuracy": result.mean,
+             "ci95": result.ci95, "ways": config.val_ways, "shots": config.val_shots, "time": time.time()},
+        )
+
+    # ============ loop ============
+    stream = TaskStream(config, step, rank, world)
+    loader = DataLoader(stream, batch_size=None, num_workers=config.num_workers, persistent_workers=False,
+                        pin_memory=device.type == "cuda", prefetch_factor=4 if config.num_workers else None)
+    model.train()
+    window = {"loss": 0.0, "accuracy": 0.0, "n": 0, "images": 0, "data_wait": 0.0}
+    tick = time.perf_counter()
+    bar = tqdm(total=total_steps, initial=step, disable=not (progress and is_main), desc=config.name, unit="step")
+    batches = iter(loader)
+    while step < total_steps:
+        wait_start = time.perf_counter()
+        batch: TaskBatch = next(batches).to(device, non_blocking=True)
+        window["data_wait"] += time.perf_counter() - wait_start
+        lr = learning_rate(config, step * per_step)
+        for group in optimiser.param_groups:
+            group["lr"] = lr
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
+            logits, clf = forward(batch)  # (tasks, ways*queries, ways)
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), batch.query_labels.flatten())
+            if clf.aux_loss is not None:
+                loss = loss + clf.aux_loss
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimiser.step()
+        step += 1
+        bar.update(1)
+        window["loss"] += loss.item()
+        window["accuracy"] += (logits.argmax(-1) == batch.query_labels).float().mean().item()
+        window["n"] += 1
+        window["images"] += batch.support.shape[0] * (batch.support.shape[1] + batch.query.shape[1])
+        if is_main and (step % LOG_EVERY == 0 or step == total_steps):
+            elapsed = time.perf_counter() - tick
+            n = window["n"]
+            record = {
+                "episodes": step * per_step, "step": step, "split": "train",
+                "loss": window["loss"] / n, "accuracy": window["accuracy"] / n, "lr": lr,
+                "episodes_per_s": n * per_step / elapsed, "images_per_s": window["images"] * world / elapsed,
+                "data_wait_fraction": window["data_wait"] / elapsed, "time": time.time(),
+            }
+            _append_metrics(run_dir / METRICS, record)
+            bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['accuracy']:.3f}")
+            window = {"loss": 0.0, "accuracy": 0.0, "n": 0, "images": 0, "data_wait": 0.0}
+            tick = time.perf_counter()
+        crossed = lambda every: every and (step * per_step) // every != ((step - 1) * per_step) // every  # noqa: E731
+        if crossed(config.val_every):
+            validate()
+        if crossed(config.checkpoint_every):
+            checkpoint()
+    bar.close()
+    if not (config.val_every and (step * per_step) % config.val_every < per_step):
+        validate()  # unless the loop's last step just did
+    checkpoint(final=True)
+    if world > 1:
+        dist.barrier()
+    return run_dir

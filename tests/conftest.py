@@ -1,0 +1,24 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SHARED_DATA = ROOT.parent / "shared" / "data"
+OMNIGLOT = SHARED_DATA / "omniglot_background.tar.gz"
+CIFAR = SHARED_DATA / "cifar10_test.tar.gz"
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    # Unpacked archives and decoded arrays go to a per-session folder unless the caller set one.
+    os.environ.setdefault("PARAMEMBED_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+def needs_omniglot():
+    return pytest.mark.skipif(not OMNIGLOT.exists(), reason=f"real Omniglot not found at {OMNIGLOT} (../shared is absent)")

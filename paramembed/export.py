@@ -1,0 +1,138 @@
+"""Save and load one task's GeneratedClassifier as a single safetensors file.
+
+The file holds the generated weights, bias, parameter embedding and scale as tensors (MAML's
+adapted backbone too, under `fast.`), and in its metadata the class labels, the metric, the model
+it was generated with and that model's config. The classifier only means something next to the
+backbone that produced it, so `load_classifier(..., model=...)` checks that they match.
+
+    save_classifier(clf, "classifier.safetensors", model_ref="hyper", model_config=model.config)
+    clf, meta = load_classifier("classifier.safetensors", model=load_model("hyper"))
+    probs = model.predict(clf, query_images)
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_bytes
+from safetensors.torch import save as save_bytes
+
+from paramembed.config import ModelConfig, to_dict
+from paramembed.errors import ParamembedError
+from paramembed.models.classifier import GeneratedClassifier
+
+FORMAT = "paramembed.classifier/1"
+
+
+def classifier_to_bytes(clf: GeneratedClassifier, model_ref: str = "", model_config: ModelConfig | None = None) -> bytes:
+    """Serialise one task's classifier (weights (1, N, D)) to safetensors bytes."""
+    tensors = {
+        "weights": clf.weights.detach().float().cpu().contiguous(),
+        "bias": clf.bias.detach().float().cpu().contiguous(),
+        "embedding": clf.embedding.detach().float().cpu().contiguous(),
+        "scale": torch.as_tensor(clf.scale).detach().float().cpu().reshape(()).contiguous(),
+    }
+    if clf.fast_weights:
+        tensors.update({f"fast.{k}": v.detach().float().cpu().contiguous() for k, v in clf.fast_weights[0].items()})
+    metadata = {
+        "format": FORMAT,
+        "labels": json.dumps(list(clf.labels)),
+        "metric": clf.metric,
+        "model": model_ref,
+        "config": json.dumps(to_dict(model_config)) if model_config is not None else "",
+    }
+    return save_bytes(tensors, metadata=metadata)
+
+
+def save_classifier(clf: GeneratedClassifier, path: str | Path, model_ref: str = "", model_config: ModelConfig | None = None) -> Path:
+    path = Path(path)
+    path.write_bytes(classifier_to_bytes(clf, model_ref, model_config))
+    return path
+
+
+def _metadata(data: bytes, label: str) -> dict[str, str]:
+    # safetensors layout: 8-byte little-endian header length, then a JSON header.
+    if len(data) < 8:
+        raise ParamembedError(f"{label}: too short to be a safetensors file")
+    (size,) = struct.unpack("<Q", data[:8])
+    try:
+        header = json.loads(data[8 : 8 + size])
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ParamembedError(f"{label}: not a safetensors file") from None
+    return header.get("__metadata__", {}) if isinstance(header, dict) else {}
+
+
+def load_classifier(source: str | Path | bytes, model=None) -> tuple[GeneratedClassifier, dict[str, Any]]:
+    """Read a classifier saved by `save_classifier`: returns (classifier, metadata).
+
+    metadata: {"labels", "metric", "model" (the name or folder it came from), "config"}.
+    With `model`, the classifier is moved to its device and checked against its feature size.
+    """
+    label = "classifier" if isinstance(source, bytes) else str(source)
+    if not isinstance(source, bytes):
+        try:
+            source = Path(source).read_bytes()
+        except OSError as err:
+            raise ParamembedError(f"{label}: cannot read ({err.strerror})") from None
+    meta = _metadata(source, label)
+    if meta.get("format") != FORMAT:
+        raise ParamembedError(f"{label}: not a paramembed classifier file")
+    try:
+        tensors = load_bytes(source)
+    except (SafetensorError, ValueError, RuntimeError) as err:
+        raise ParamembedError(f"{label}: corrupt classifier file ({err})") from None
+    fast = {k[len("fast.") :]: v for k, v in tensors.items() if k.startswith("fast.")}
+    clf = GeneratedClassifier(
+        tensors["weights"],
+        tensors["bias"],
+        tensors["embedding"],
+        tensors["scale"],
+        labels=json.loads(meta["labels"]),
+        fast_weights=[fast] if fast else None,
+        metric=meta.get("metric", "cosine"),
+    )
+    info = {
+        "labels": clf.labels,
+        "metric": clf.metric,
+        "model": meta.get("model", ""),
+        "config": json.loads(meta["config"]) if meta.get("config") else None,
+    }
+    if model is not None:
+        dim = model.backbone.feature_dim
+        if clf.weights.shape[-1] != dim:
+            raise ParamembedError(
+                f"{label}: its weights have {clf.weights.shape[-1]} features but this model's backbone gives {dim}; "
+                f"load the model it was made with ({info['model'] or 'unknown'})"
+            )
+        clf = _to(clf, model.device)
+    return clf, info
+
+
+def _to(clf: GeneratedClassifier, device: torch.device) -> GeneratedClassifier:
+    return GeneratedClassifier(
+        clf.weights.to(device),
+        clf.bias.to(device),
+        clf.embedding.to(device),
+        clf.scale.to(device),
+        list(clf.labels),
+        [{k: v.to(device) for k, v in fw.items()} for fw in clf.fast_weights] if clf.fast_weights else None,
+        metric=clf.metric,
+    )
+
+
+def usage_snippet(model_ref: str, filename: str = "classifier.safetensors") -> str:
+    """Python that loads a downloaded classifier with the library and predicts one image."""
+    return f'''from PIL import Image
+from paramembed import load_model
+from paramembed.export import load_classifier
+
+model = load_model({model_ref!r})
+clf, meta = load_classifier({filename!r}, model=model)
+probs = model.predict(clf, [Image.open("query.png")])  # (queries, ways)
+print(clf.labels[int(probs[0].argmax())], float(probs[0].max()))
+'''

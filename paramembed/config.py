@@ -89,7 +89,7 @@ def from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
     for key, value in data.items():
         if key not in known:
             raise ParamembedError(
-                f"unknown config key {where + '.' if where else ''}{key!r}; known keys: {', '.join(known)}"
+                f"unknown config key {(where + '.' if where else '') + key!r}; known keys: {', '.join(known)}"
             )
         kind = types[key]
         if dataclasses.is_dataclass(kind):

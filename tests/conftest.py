@@ -11,7 +11,8 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 OMNIGLOT = SHARED_DATA / "omniglot_background.tar.gz"
 CIFAR = SHARED_DATA / "cifar10_test.tar.gz"
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# Tiny tensors: one thread avoids OpenMP hand-offs that cost more than the work on a busy 2-core box.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -1,0 +1,246 @@
+"""The playground page under streamlit's AppTest: every way to make a task, and every bad input.
+
+Runs against the shipped default model when assets/models/hyper exists, else against a small
+trained model named by $PARAMEMBED_TEST_MODEL (default /tmp/runs/smoke); skips when neither exists.
+"""
+
+import io
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from paramembed.checkpoint import ASSETS
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "playground.py")
+FALLBACK = Path(os.environ.get("PARAMEMBED_TEST_MODEL", "/tmp/runs/smoke"))
+
+
+@pytest.fixture(autouse=True)
+def model_available(monkeypatch):
+    if (ASSETS / "hyper" / "model.safetensors").is_file():
+        monkeypatch.delenv("PARAMEMBED_MODELS", raising=False)
+    elif (FALLBACK / "model.safetensors").is_file():
+        monkeypatch.setenv("PARAMEMBED_MODELS", str(FALLBACK))
+    else:
+        pytest.skip(f"no model: assets/models/hyper is absent (not trained yet) and so is {FALLBACK}")
+
+
+def app():
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(PAGE, default_timeout=120)
+
+
+def texts(at) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "success", "subheader") for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def assert_clean(at):
+    assert not at.exception, at.exception
+
+
+def png(seed: int, size: int = 48) -> bytes:
+    rng = np.random.default_rng(seed)
+    arr = np.full((size, size), 255, np.uint8)
+    for _ in range(3):
+        r, c = rng.integers(6, size - 6, 2)
+        arr[r - 2 : r + 2, 6 : size - 6] = 0
+        arr[6 : size - 6, c - 2 : c + 2] = 0
+    buffer = io.BytesIO()
+    Image.fromarray(arr).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def upload(name: str, data: bytes, mime: str = "image/png"):
+    return (name, data, mime)
+
+
+def add_class(at, name: str):
+    at.text_input(key="new_class_name").input(name)
+    return at.button(key="add_class").click().run()
+
+
+def upload_mode(at):
+    at.run()
+    return at.radio(key="task_source").set_value("Upload").run()
+
+
+# ============ sampled tasks ============
+def test_sampled_task_shows_predictions_on_first_load():
+    at = app().run()
+    assert_clean(at)
+    text = texts(at)
+    assert "Task: 5-way 5-shot, 15 queries (15 labelled)" in text
+    assert "Task accuracy: **" in text and "Adaptation took **" in text
+    assert sum(m.value.startswith("Predicted: ") for m in at.markdown) == 15
+    assert "Learned scale: **" in text
+    assert len(at.get("plotly_chart")) == 2
+    assert at.get("download_button")
+    assert "load_classifier" in at.code[0].value
+
+
+def test_new_task_and_settings_change_the_task():
+    at = app().run()
+    first = [m.value for m in at.markdown if m.value.startswith("**")]
+    at.button(key="sample_new").click().run()
+    assert_clean(at)
+    assert [m.value for m in at.markdown if m.value.startswith("**")] != first
+    at.number_input(key="sample_ways").set_value(3)
+    at.number_input(key="sample_shots").set_value(1)
+    at.checkbox(key="sample_within").check().run()
+    assert_clean(at)
+    assert "Task: 3-way 1-shot, 9 queries" in texts(at)
+
+
+def test_side_by_side_methods():
+    at = app().run()
+    at.multiselect(key="compare").set_value(["proto", "finetune"]).run()
+    assert_clean(at)
+    summary = next(m.value for m in at.markdown if "proto: " in m.value)
+    assert "finetune: " in summary and " ms" in summary
+    assert at.dataframe
+
+
+def test_method_without_its_model_says_so():
+    at = app().run()
+    at.selectbox(key="method").set_value("maml").run()
+    assert_clean(at)
+    if not (ASSETS / "maml" / "model.safetensors").is_file():
+        assert any("No maml model is available" in i.value for i in at.info)
+    else:
+        assert "Task accuracy: **" in texts(at)
+
+
+# ============ upload ============
+def two_classes(at):
+    add_class(at, "alpha")
+    add_class(at, "beta")
+    at.file_uploader(key="upload_images_1").set_value([upload(f"a{i}.png", png(i)) for i in range(3)]).run()
+    at.file_uploader(key="upload_images_2").set_value([upload(f"b{i}.png", png(100 + i)) for i in range(3)]).run()
+    return at
+
+
+def test_upload_two_classes_and_queries_gives_predictions():
+    at = upload_mode(app())
+    assert "Not a task yet: a task needs at least two classes (none yet)" in texts(at)
+    two_classes(at)
+    assert_clean(at)
+    at.selectbox(key="query_label").set_value(("query", "alpha")).run()
+    at.file_uploader(key="upload_queries").set_value([upload("qa.png", png(0))]).run()
+    at.selectbox(key="query_label").set_value(("query", None)).run()
+    at.file_uploader(key="upload_queries").set_value([upload("q?.png", png(55))]).run()
+    assert_clean(at)
+    text = texts(at)
+    assert "Task: 2-way 3-shot, 2 queries (1 labelled)" in text
+    predictions = [m.value for m in at.markdown if m.value.startswith("Predicted: ")]
+    assert len(predictions) == 2 and ("✅ right" in predictions[0] or "❌ wrong" in predictions[0])
+    assert "Task accuracy: **" in text
+
+
+def test_bad_uploads_are_named_and_nothing_is_lost():
+    at = upload_mode(app())
+    add_class(at, "alpha")
+    assert "Not a task yet: class 'alpha' has no images" in texts(at)
+    good = png(1)
+    at.file_uploader(key="upload_images_1").set_value(
+        [upload("a.png", good), upload("notes.png", b"plain text"), upload("cut.png", good[: len(good) // 2])]
+    ).run()
+    assert_clean(at)
+    warnings = "\n".join(w.value for w in at.warning)
+    assert "notes.png: not an image file" in warnings and "cut.png: image is corrupt or truncated" in warnings
+    assert "1 / 30 images" in texts(at)
+    assert "Not a task yet: a task needs at least two classes (only 'alpha')" in texts(at)
+    add_class(at, "ALPHA ")
+    assert any("there is already a class named 'alpha'" in e.value for e in at.error)
+    add_class(at, "beta")
+    assert "class 'beta' has no images" in texts(at)
+    assert "1 / 30 images" in texts(at)  # alpha kept its image through all of that
+    # Over the per-class limit: 31 distinct images, one is refused by name.
+    at.file_uploader(key="upload_images_2").set_value([upload(f"b{i}.png", png(200 + i)) for i in range(31)]).run()
+    assert_clean(at)
+    assert any("class 'beta' is full (at most 30 images per class); not added: b30.png" in w.value for w in at.warning)
+    assert "Task: 2-way 1-30 shots per class" in texts(at)
+
+
+def test_rename_and_remove_classes():
+    at = upload_mode(app())
+    two_classes(at)
+    at.text_input(key="class_name_1").input("first").run()
+    assert_clean(at)
+    assert at.text_input(key="class_name_1").value == "first"
+    at.text_input(key="class_name_2").input("FIRST").run()
+    assert any("cannot rename 'beta' to 'FIRST'" in e.value for e in at.error)
+    assert at.text_input(key="class_name_2").value == "beta"
+    at.button(key="remove_class_1").click().run()
+    assert_clean(at)
+    assert "a task needs at least two classes (only 'beta')" in texts(at)
+    assert "3 / 30 images" in texts(at)  # beta kept its images
+
+
+def zipped(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_zip_task_and_bad_zips():
+    at = upload_mode(app())
+    at.file_uploader(key="upload_zip").set_value(upload("empty.zip", zipped({}), "application/zip")).run()
+    assert any("empty.zip: the zip is empty" in e.value for e in at.error)
+    junk = zipped({"__MACOSX/x/._a.png": b"x", "a/readme.txt": b"hi"})
+    at.file_uploader(key="upload_zip").set_value(upload("junk.zip", junk, "application/zip")).run()
+    assert any("junk.zip: no image files found" in e.value for e in at.error)
+    good = zipped(
+        {"task/cat/1.png": png(1), "task/cat/2.png": png(2), "task/dog/1.png": png(3), "task/dog/2.png": png(4),
+         "task/query/cat/q.png": png(1), "task/notes/deep/x.png": png(5)}
+    )
+    at.file_uploader(key="upload_zip").set_value(upload("task.zip", good, "application/zip")).run()
+    assert_clean(at)
+    assert any("nested too deep" in w.value for w in at.warning)
+    assert "Task: 2-way 2-shot, 1 queries (1 labelled)" in texts(at)
+    assert "Task accuracy: **" in texts(at)
+
+
+# ============ camera and drawing ============
+def jpeg(seed: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(png(seed))).convert("RGB").save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def test_camera_shots_build_a_task():
+    at = app().run()
+    at.radio(key="task_source").set_value("Camera").run()
+    assert any("Add a class first" in i.value for i in at.info)
+    add_class(at, "left")
+    add_class(at, "right")
+    at.button(key="camera_add").click().run()
+    assert any("Take a photo first" in w.value for w in at.warning)
+    for target, seed in ((("class", "left"), 1), (("class", "right"), 2), (("query", "left"), 1)):
+        at.selectbox(key="camera_target").set_value(target).run()
+        at.camera_input(key="camera_shot").set_value((f"shot{seed}.jpg", jpeg(seed), "image/jpeg")).run()
+        at.button(key="camera_add").click().run()
+        assert_clean(at)
+    assert "Task: 2-way 1-shot, 1 queries (1 labelled)" in texts(at)
+    assert any(m.value.startswith("Predicted: **left**") for m in at.markdown)
+
+
+def test_draw_mode_guards_an_empty_canvas():
+    at = app().run()
+    at.radio(key="task_source").set_value("Draw").run()
+    assert any("Add a class first" in i.value for i in at.info)
+    add_class(at, "a")
+    assert_clean(at)
+    if any(b.key == "draw_add" for b in at.button):
+        at.button(key="draw_add").click().run()
+        assert_clean(at)
+        assert any("the drawing is empty" in w.value for w in at.warning)
+    else:  # the canvas component cannot load in this environment: the page says so instead
+        assert any("drawing canvas is unavailable" in w.value for w in at.warning)

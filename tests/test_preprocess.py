@@ -1,0 +1,104 @@
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from paramembed.config import InputSpec
+from paramembed.data.preprocess import glyph_array, image_to_tensor, images_to_batch, open_image
+from paramembed.errors import ParamembedError
+
+
+def png_bytes(img: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kwargs)
+    return buf.getvalue()
+
+
+def dark_cross(size=105) -> Image.Image:
+    arr = np.full((size, size), 255, np.uint8)
+    arr[20:60, 38:42] = 0
+    arr[38:42, 20:60] = 0
+    return Image.fromarray(arr)
+
+
+def test_dark_ink_is_inverted_cropped_and_centred():
+    out = image_to_tensor(dark_cross(), InputSpec())
+    assert out.shape == (1, 28, 28)
+    assert out.max() > 0.9 and out[0, 0, 0] == 0  # light ink on dark
+    rows, cols = np.nonzero(out[0].numpy() > 0.5)
+    assert rows.min() <= 3 and rows.max() >= 24  # fills the box inside the 2-pixel margin
+
+
+def test_polarity_is_detected_either_way():
+    spec = InputSpec()
+    dark = image_to_tensor(dark_cross(), spec)
+    light = image_to_tensor(Image.fromarray(255 - np.asarray(dark_cross())), spec)
+    assert torch.allclose(dark, light, atol=1e-5)
+
+
+def test_blank_page_gives_zeros():
+    assert glyph_array(np.ones((30, 30)), InputSpec()).max() == 0
+
+
+def test_photo_spec_gives_rgb_centre_crop():
+    img = Image.new("RGB", (64, 32), (255, 0, 0))
+    out = image_to_tensor(img, InputSpec(channels=3, image_size=32, centre=False))
+    assert out.shape == (3, 32, 32) and out[0].min() == 1.0 and out[1].max() == 0.0
+
+
+def test_batch_passes_preprocessed_tensors_through():
+    x = torch.rand(4, 1, 28, 28)
+    assert images_to_batch(x, InputSpec()) is not None and torch.equal(images_to_batch(x, InputSpec()), x)
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty"),
+        (b"this is not an image", "not an image"),
+        (png_bytes(dark_cross())[:-40], "corrupt or truncated"),
+    ],
+)
+def test_bad_files_are_named(data, message):
+    with pytest.raises(ParamembedError, match=f"upload.png: .*{message}"):
+        open_image(data, name="upload.png")
+
+
+def test_decompression_bomb_is_refused():
+    big = png_bytes(Image.new("1", (9000, 9000)))  # 81 MP, a few kB compressed
+    with pytest.raises(ParamembedError, match="bomb.png: .*(MP limit|too large)"):
+        open_image(big, name="bomb.png")
+
+
+def test_modes_are_converted():
+    arr16 = (np.arange(64 * 64).reshape(64, 64) * 16).astype(np.uint16)
+    assert open_image(png_bytes(Image.fromarray(arr16)), "16bit.png").mode == "L"
+    cmyk = Image.new("CMYK", (20, 20), (0, 0, 0, 255))
+    assert open_image(png_bytes(cmyk, "JPEG"), "cmyk.jpg").mode == "RGB"
+    assert open_image(png_bytes(Image.new("P", (20, 20))), "palette.png").mode == "RGB"
+
+
+def test_transparent_drawing_keeps_its_ink():
+    rgba = np.zeros((40, 40, 4), np.uint8)
+    rgba[10:30, 18:22] = (0, 0, 0, 255)  # black ink on a transparent sheet
+    img = open_image(png_bytes(Image.fromarray(rgba, "RGBA")), "ink.png")
+    out = image_to_tensor(img, InputSpec())
+    assert out.max() > 0.9
+
+
+def test_animated_gif_gives_first_frame():
+    frames = [Image.new("L", (20, 20), v) for v in (0, 255)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:])
+    img = open_image(buf.getvalue(), "anim.gif")
+    assert np.asarray(img).max() == 0
+
+
+def test_exif_rotation_is_applied():
+    img = Image.new("RGB", (40, 20), (255, 255, 255))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees on display
+    out = open_image(png_bytes(img, "JPEG", exif=exif), "phone.jpg")
+    assert out.size == (20, 40)

@@ -43,7 +43,7 @@ class ClassEmbeddings:
     names, alphabets: (R,) the class's name and its alphabet (group)
     shots:      (R,) int, shots used for that row
     class_index: (R,) int, index into `drawings` (the same class at several shot counts)
-    drawings:   (classes, max_shots, S, S) uint8, each class's support drawings (first channel)
+    drawings:   (classes, max_shots, C, S, S) uint8, each class's support drawings, in support order
     """
 
     embedding: np.ndarray
@@ -64,6 +64,11 @@ class ClassEmbeddings:
         if space not in ("embedding", "weights", "prototypes"):
             raise ValueError(f"unknown space {space!r}; known: embedding, weights, prototypes")
         return getattr(self, space)
+
+    def drawing(self, class_index: int, shot: int = 0) -> np.ndarray:
+        """One support drawing for display: (S, S) for greyscale, (S, S, 3) for colour, uint8."""
+        image = self.drawings[class_index, shot]  # (C, S, S)
+        return image[0] if image.shape[0] == 1 else np.transpose(image, (1, 2, 0))
 
     def metadata(self, rows: np.ndarray | None = None) -> dict[str, list]:
         """Columns for the Embedding Projector's metadata file."""
@@ -158,7 +163,7 @@ def embed_classes(
     for start in range(0, len(keys), batch):
         report(0.8 * start / len(keys), f"reading drawings {start}/{len(keys)}")
         x = torch.from_numpy(dataset.images(keys[start : start + batch]))  # (B, C, S, S)
-        images.append((x[:, 0] * 255.0 + 0.5).to(torch.uint8).numpy())
+        images.append((x * 255.0 + 0.5).to(torch.uint8).numpy())
         with torch.inference_mode():
             feats.append(model.features(x.to(device)).float().cpu())
     features = torch.cat(feats).view(len(classes), max_shots, -1)  # (classes, max_shots, D)
@@ -320,3 +325,32 @@ def projector_tsv(vectors: np.ndarray, metadata: dict[str, list]) -> tuple[str, 
         "\t".join(_tsv_cell(v) for v in row) for row in rows
     ]
     return "\n".join(vector_lines) + "\n", "\n".join(meta_lines) + "\n"
+
+
+class SupportClasses:
+    """A hand-made task's support set seen as a one-alphabet `ClassDataset` (e.g. the playground's).
+
+    support: (S, C, H, W) preprocessed images in [0, 1]; labels: (S,) class ids; names: one per class.
+    """
+
+    def __init__(self, support: torch.Tensor, labels: list[int], names: list[str], group: str = "task"):
+        self.names, self.group = list(names), group
+        self._rows = [[i for i, label in enumerate(labels) if label == c] for c in range(len(names))]
+        self._images = support.float().numpy()
+        self.channels, self.image_size = int(support.shape[1]), int(support.shape[-1])
+        self.num_groups = 1
+
+    def num_classes(self, group: int) -> int:
+        return len(self.names)
+
+    def num_drawings(self, group: int, cls: int) -> int:
+        return len(self._rows[cls])
+
+    def group_name(self, group: int) -> str:
+        return self.group
+
+    def class_name(self, group: int, cls: int) -> str:
+        return self.names[cls]
+
+    def images(self, keys: list[tuple[int, int, int]]) -> np.ndarray:
+        return np.stack([self._images[self._rows[c][d]] for _, c, d in keys])

@@ -61,7 +61,7 @@ def test_bad_folder_is_a_clear_error(tiny_model, tmp_path):
     assert any("Type the path" in i.value for i in at.info)
     at.text_input(key="explorer_folder").input(str(tmp_path / "nowhere")).run()
     assert not at.exception
-    assert at.error and "does not exist" in at.error[0].value
+    assert at.error and "existing folder" in at.error[0].value
 
 
 def test_playground_source_without_a_task_says_so(tiny_model):

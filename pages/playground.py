@@ -184,7 +184,7 @@ def class_editor(source: str) -> None:
             if st.session_state.get(key) != name:
                 st.session_state[key] = name
             cols[0].text_input("Class name", key=key, on_change=on_rename, args=(name, key), label_visibility="collapsed")
-            cols[1].caption(f"{len(images)} / {LIMITS.max_images_per_class} images")
+            count = cols[1].empty()  # filled in below, after this run's uploads are added
             if cols[2].button("Clear images", key=f"clear_class_{cid}"):
                 images.clear()
                 st.rerun()
@@ -196,6 +196,7 @@ def class_editor(source: str) -> None:
                 fresh = new_files(files, f"upload_images_{cid}")
                 if fresh:
                     report(d.add_files(name, fresh), f"Added {len(fresh)} image(s) to {name!r}.")
+            count.caption(f"{len(images)} / {LIMITS.max_images_per_class} images")
             if images:
                 st.image([img.image for img in images], width=56, caption=[img.name[:14] for img in images])
 

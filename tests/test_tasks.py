@@ -82,7 +82,7 @@ def test_decompression_bomb():
 
 def test_huge_file_and_small_limits():
     limits = TaskLimits(max_file_bytes=1000, max_image_pixels=100 * 100)
-    with pytest.raises(ParamembedError, match="big.png: file is .* over the 0 MB limit|big.png: file is"):
+    with pytest.raises(ParamembedError, match=r"big.png: file is 0.0 MB, over the 0 MB limit"):
         decode_image(b"\x89PNG" + b"0" * 2000, "big.png", limits)
     with pytest.raises(ParamembedError, match="wide.png: 200x200 pixels is over"):
         decode_image(encode(Image.new("L", (200, 200))), "wide.png", TaskLimits(max_image_pixels=100 * 100))

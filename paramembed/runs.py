@@ -321,11 +321,27 @@ def check_data(config: TrainConfig) -> None:
             raise ParamembedError(f"dataset too small for these settings, {split} split{held_out}: {err}") from None
 
 
+def name_taken(name: str, root: str | Path | None = None) -> bool:
+    """True when runs/<name>/ holds anything but an uploaded dataset waiting for its run."""
+    folder = runs_root(root) / name
+    return folder.is_dir() and any(p.name != UPLOAD for p in folder.iterdir())
+
+
+def discard_upload(name: str, root: str | Path | None = None) -> None:
+    """Remove an uploaded dataset whose run did not start (and its folder, when that leaves it empty)."""
+    folder = runs_root(root) / check_name(name)
+    (folder / UPLOAD).unlink(missing_ok=True)
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+
+
 def save_upload(name: str, data: bytes, root: str | Path | None = None) -> Path:
     """Keep an uploaded ImageFolder zip as runs/<name>/data.zip (checked to be a zip first)."""
     import io
 
     name = check_name(name)
+    if name_taken(name, root):
+        raise ParamembedError(f"a run named {name!r} already exists in {runs_root(root)}; choose another name")
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise ParamembedError("the uploaded file is not a zip archive")
     folder = runs_root(root) / name
@@ -346,7 +362,7 @@ def start_run(config: TrainConfig, root: str | Path | None = None, check: bool =
     if going:
         raise ParamembedError(f"run {going!r} is still training; stop it or wait for it to finish before starting another")
     folder = base / name
-    if folder.exists() and any(p.name != UPLOAD for p in folder.iterdir()):
+    if name_taken(name, base):
         raise ParamembedError(f"a run named {name!r} already exists in {base}; choose another name")
     config.out_dir = str(base.resolve())
     if check:

@@ -62,6 +62,34 @@ def learning_rate(config: TrainConfig, episodes: int) -> float:
     return config.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
+def make_optimiser(model: FewShotModel, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW with weight decay on matrices and kernels only (not on biases, norms or the scale)."""
+    decay = [p for n, p in model.named_parameters() if p.dim() > 1]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() <= 1]
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=config.lr
+    )
+
+
+def training_step(forward, model: FewShotModel, optimiser: torch.optim.Optimizer, batch: TaskBatch, use_amp: bool):
+    """One optimiser step on a batch of tasks -> (loss, query logits (tasks, ways*queries, ways)).
+
+    `forward` is the model itself, its DDP wrapper or its compiled version; `model` owns the
+    parameters. Shared with the benchmark so that it times exactly this step.
+    """
+    device = batch.support.device
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
+        logits, clf = forward(batch)  # (tasks, ways*queries, ways)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), batch.query_labels.flatten())
+        if clf.aux_loss is not None:
+            loss = loss + clf.aux_loss
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+    optimiser.step()
+    return loss, logits
+
+
 def check_config(config: TrainConfig) -> None:
     c = config
     if len(c.ways) not in (1, 2) or len(c.shots) not in (1, 2):
@@ -115,11 +143,7 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
     forward = torch.compile(net) if config.compile else net
 
     # ============ optimiser ============
-    decay = [p for n, p in model.named_parameters() if p.dim() > 1]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() <= 1]
-    optimiser = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=config.lr
-    )
+    optimiser = make_optimiser(model, config)
     use_amp = config.amp and device.type == "cuda"
 
     # ============ resume ============
@@ -178,15 +202,7 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
         lr = learning_rate(config, step * per_step)
         for group in optimiser.param_groups:
             group["lr"] = lr
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-            logits, clf = forward(batch)  # (tasks, ways*queries, ways)
-            loss = F.cross_entropy(logits.flatten(0, 1).float(), batch.query_labels.flatten())
-            if clf.aux_loss is not None:
-                loss = loss + clf.aux_loss
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimiser.step()
+        loss, logits = training_step(forward, model, optimiser, batch, use_amp)
         step += 1
         bar.update(1)
         window["loss"] += loss.item()

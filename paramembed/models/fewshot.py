@@ -149,6 +149,28 @@ class FewShotModel(nn.Module):
         clf.labels = names
         return clf
 
+    def adapt_tasks(self, support: torch.Tensor, support_labels: torch.Tensor, ways: int, method: str | None = None) -> GeneratedClassifier:
+        """Batched adaptation: many preprocessed tasks through one backbone pass.
+
+        support (T, S, C, H, W) model input, support_labels (T, S) in 0..ways-1 -> a classifier
+        with weights (T, ways, D). Generator methods only (hyper, latent, proto): MAML and
+        fine-tuning run gradient steps per task, which is exactly what this path avoids.
+        """
+        method = method or self.method
+        if method not in ("hyper", "latent", "proto") or (method != "proto" and method != self.method):
+            raise ParamembedError(f"batched adaptation needs a generator method (this model's {self.method!r} or 'proto'), got {method!r}")
+        T, S = support_labels.shape
+        was_training = self.training
+        self.eval()
+        try:
+            needs_grad = method == "latent" and self.config.latent_steps > 0
+            with torch.no_grad() if needs_grad else torch.inference_mode():
+                feats = self.features(support.flatten(0, 1)).view(T, S, -1)  # (T, S, D)
+                generator = ProtoGenerator() if method == "proto" else self.generator
+                return generator(feats, support_labels, ways, self.scale).detach()
+        finally:
+            self.train(was_training)
+
     def predict(self, clf: GeneratedClassifier, query_images) -> torch.Tensor:
         """Raw query images -> (queries, ways) class probabilities."""
         images = images_to_batch(query_images, self.config.input).to(self.device)

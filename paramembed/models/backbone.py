@@ -43,7 +43,14 @@ class Conv4(nn.Module):
         return self.layers(images).flatten(1)
 
 
-BACKBONES = {"conv4": Conv4}
+def _resnet18(**kwargs) -> nn.Module:
+    # Imported on use: torchvision's model zoo is only needed by the pretrained option.
+    from paramembed.models.pretrained import ResNet18Backbone
+
+    return ResNet18Backbone(**kwargs)
+
+
+BACKBONES = {"conv4": Conv4, "resnet18": _resnet18}
 
 
 def get_backbone(name: str, **kwargs) -> nn.Module:

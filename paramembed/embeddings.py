@@ -112,8 +112,10 @@ def _tasks(classes: list[tuple[int, int]], max_ways: int) -> list[list[int]]:
         by_group.setdefault(g, []).append(i)
     tasks = []
     for members in by_group.values():
-        tasks += [members[i : i + max_ways] for i in range(0, len(members), max_ways)]
-    # A one-class task has no classifier; fold a lone class into its neighbour task.
+        # Near-equal chunks (7 classes at max_ways 3 -> 3, 2, 2): splitting never leaves a lone class.
+        chunks = -(-len(members) // max_ways)
+        tasks += [list(map(int, part)) for part in np.array_split(members, chunks)]
+    # An alphabet with one chosen class has no task of its own; it joins the previous task.
     merged: list[list[int]] = []
     for task in tasks:
         if len(task) < 2 and merged:

@@ -52,3 +52,26 @@ def test_model_overrides_are_checked():
         _parse_models(["resnet=/x"])
     with pytest.raises(ParamembedError, match="NAME=FOLDER"):
         _parse_models(["hyper"])
+
+
+def test_batched_adaptation_matches_one_task_at_a_time():
+    import torch
+
+    from paramembed.bench import sample_tasks
+    from paramembed.config import ModelConfig
+    from paramembed.data.episodes import stack_tasks
+    from paramembed.models.fewshot import FewShotModel
+
+    torch.manual_seed(0)
+    model = FewShotModel(ModelConfig(width=8, hidden_dim=16, embedding_dim=8)).eval()
+    torch.nn.init.normal_(model.generator.decode[-1].weight, std=0.1)  # a non-zero correction to compare
+    tasks = sample_tasks(3, ways=5, shots=2, queries=1)
+    batch = stack_tasks(tasks)
+    clf = model.adapt_tasks(batch.support, batch.support_labels, ways=5)
+    assert clf.weights.shape == (3, 5, model.backbone.feature_dim)
+    for t, task in enumerate(tasks):
+        one = model.adapt(task.support, task.support_labels.tolist())
+        assert torch.allclose(clf.weights[t], one.weights[0], atol=1e-5)
+        assert torch.allclose(clf.bias[t], one.bias[0], atol=1e-5)
+    with pytest.raises(ParamembedError, match="generator method"):
+        model.adapt_tasks(batch.support, batch.support_labels, ways=5, method="finetune")

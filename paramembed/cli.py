@@ -11,6 +11,8 @@ import sys
 
 from paramembed.errors import ParamembedError
 
+PRETRAINED_NAME = "imagenet-resnet18"  # paramembed.models.pretrained.PRETRAINED_NAME, without importing torchvision
+
 
 def _train(args: argparse.Namespace) -> None:
     from paramembed.config import load_train_config
@@ -28,7 +30,14 @@ def _evaluate(args: argparse.Namespace) -> None:
     from paramembed.data.registry import get_dataset
     from paramembed.evaluation import evaluate
 
-    model = load_model(args.model, device=args.device)
+    if args.model == PRETRAINED_NAME:
+        from paramembed.models.pretrained import load_photo_model
+
+        model, notice = load_photo_model(device=args.device)
+        if notice:
+            print(f"note: {notice}", file=sys.stderr)
+    else:
+        model = load_model(args.model, device=args.device)
     dataset = get_dataset(args.data, args.split, model.config.input, min_images=args.shots + args.queries)
     results = []
     for method in args.method or [None]:
@@ -72,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_train)
 
     p = sub.add_parser("evaluate", help="N-way K-shot accuracy, mean +- 95%% CI over many episodes")
-    p.add_argument("--model", help="shipped model name or model folder (default: the default shipped model)")
+    p.add_argument("--model", help="shipped model name or model folder (default: the default shipped model); "
+                   f"'{PRETRAINED_NAME}' uses torchvision's ImageNet ResNet-18 when its weights are available, else the photo model")
     p.add_argument("--data", default="procedural",
                    help="'procedural' (the glyph alphabets) or a folder/.tar.gz in Omniglot or ImageFolder layout")
     p.add_argument("--split", default="test", choices=["train", "validation", "test"],

@@ -115,3 +115,17 @@ def test_a_saved_pretrained_model_reloads_from_its_folder(weights_file, tmp_path
     x = torch.rand(2, 3, 64, 64)
     with torch.inference_mode():
         assert torch.allclose(model.features(x), again.features(x), atol=1e-5)
+
+
+def test_cli_says_it_falls_back_offline(tmp_path, monkeypatch, capsys):
+    from paramembed.cli import PRETRAINED_NAME, main
+
+    assert PRETRAINED_NAME == pretrained.PRETRAINED_NAME
+    photo = tmp_path / "photo"
+    save_model(FewShotModel(ModelConfig(input=InputSpec(channels=3, image_size=32, centre=False))), photo)
+    monkeypatch.setattr(pretrained, "FALLBACK_MODEL", str(photo))
+    code = main(["evaluate", "--model", PRETRAINED_NAME, "--data", "procedural-photo", "--episodes", "2", "--queries", "2", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "note: ImageNet ResNet-18 weights are not available offline" in captured.err and "instead" in captured.err
+    assert '"method": "hyper"' in captured.out  # the fallback photo model answered

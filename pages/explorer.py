@@ -27,7 +27,7 @@ SOURCES = ("procedural", "folder", "playground")
 SOURCE_LABELS = {
     "procedural": "Procedural test alphabets",
     "folder": "A folder or archive (Omniglot / ImageFolder layout)",
-    "playground": "The playground's current task",
+    "playground": "The playground's hand-made task (its classes)",
 }
 SHOT_CHOICES = (1, 2, 5, 10)
 MAX_CACHED = 12
@@ -83,7 +83,7 @@ with st.sidebar:
     if source == "folder":
         folder = st.text_input("Folder or .zip / .tar.gz path", key="explorer_folder",
                                help="e.g. ../shared/data/omniglot_background.tar.gz")
-    n_classes = st.slider("Classes", 10, 500, 150, step=10, key="explorer_classes",
+    n_classes = st.slider("Classes", 10, 500, 100, step=10, key="explorer_classes",
                           help="whole alphabets in a seeded random order until this many classes")
     shots_list = st.multiselect("Shot counts to generate", SHOT_CHOICES, default=list(SHOT_CHOICES),
                                 key="explorer_shots", help="each class gets one embedding per shot count")

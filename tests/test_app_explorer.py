@@ -79,3 +79,35 @@ def test_no_model_says_so(tmp_path, monkeypatch):
     at = AppTest.from_file(PAGE, default_timeout=30).run()
     assert not at.exception
     assert any("no model" in i.value.lower() for i in at.info)
+
+
+def test_playground_task_is_embedded(tiny_model):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from paramembed.tasks import TaskDraft, decode_files
+
+    draft = TaskDraft()
+    rng = np.random.default_rng(0)
+    for name in ("cat", "dog", "owl"):
+        draft.add_class(name)
+        files = []
+        for i in range(2):
+            buffer = io.BytesIO()
+            Image.fromarray((rng.random((28, 28)) * 255).astype(np.uint8)).save(buffer, format="PNG")
+            files.append((f"{name}{i}.png", buffer.getvalue()))
+        images, problems = decode_files(files)
+        assert not problems
+        draft.add_images(name, images)
+    at = small_app()
+    at.session_state["draft"] = draft
+    at.session_state["explorer_source"] = "playground"
+    at.session_state["explorer_shots"] = [1, 2, 5]  # the task has only 2 images per class
+    at.run()
+    assert not at.exception
+    assert not at.error
+    assert any("3 classes" in m.value for m in at.markdown)
+    assert any("up to 2" in i.value for i in at.info)
+    assert at.selectbox(key="explorer_shown").options == ["all", "1", "2"]

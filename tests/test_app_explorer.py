@@ -111,3 +111,16 @@ def test_playground_task_is_embedded(tiny_model):
     assert any("3 classes" in m.value for m in at.markdown)
     assert any("up to 2" in i.value for i in at.info)
     assert at.selectbox(key="explorer_shown").options == ["all", "1", "2"]
+
+
+@pytest.mark.slow
+def test_shipped_model_shows_real_content_on_first_open(monkeypatch):
+    from paramembed import list_models
+
+    if "hyper" not in list_models():
+        pytest.skip("assets/models/hyper is absent (written by `make models`)")
+    monkeypatch.delenv("PARAMEMBED_MODELS", raising=False)
+    at = AppTest.from_file(PAGE, default_timeout=300).run()  # the defaults: 100 classes, 1/2/5/10 shots
+    assert not at.exception and not at.error
+    assert any("100 classes" in m.value for m in at.markdown)
+    assert len(at.get("plotly_chart")) == 3

@@ -418,6 +418,8 @@ if page:
     at = AppTest.from_file(page, default_timeout=120).run()
     out["page_first_run_seconds"] = time.perf_counter() - t
     out["page_exceptions"] = [str(e.value)[:200] for e in at.exception]
+    # An info/warning on the first run (e.g. no shipped model yet) means no predictions were shown.
+    out["page_messages"] = [str(m.value)[:160] for m in list(at.error) + list(at.warning) + list(at.info)]
     buttons = [b for b in at.button if any(w in (str(b.key) + " " + str(b.label)).lower() for w in ("new", "sample", "another"))]
     if buttons:
         runs = []
@@ -561,7 +563,8 @@ def format_report(r: dict) -> str:
                          f"{p['library_interaction_ms_median']:.1f} ms")
             if a.get("page") and "page_first_run_seconds" in p:
                 lines.append(f"  {a['page']} (AppTest): first run {p['page_first_run_seconds']:.2f} s"
-                             + (f", exceptions: {p['page_exceptions']}" if p["page_exceptions"] else ""))
+                             + (f", exceptions: {p['page_exceptions']}" if p["page_exceptions"] else "")
+                             + (f"; the page said: {' | '.join(p['page_messages'])}" if p.get("page_messages") else ""))
                 if "seconds_start_to_first_predictions" in a:
                     lines.append(f"  server start to first predictions: {a['seconds_start_to_first_predictions']:.1f} s (health + page run)")
                 lines.append("  per interaction on the page: " + (f"{p['page_interaction_ms_median']:.0f} ms ({p['page_interaction_button']})"

@@ -43,6 +43,8 @@ palette = plotly.colors.qualitative.Plotly
 def charts() -> None:
     records = {label: R.read_metrics(by_label[label].metrics_path) for label in chosen}
     if live:
+        if not any(by_label[label].source == "run" and R.run_status(by_label[label].folder) == "running" for label in chosen):
+            st.rerun()  # the run just ended: a full rerun updates the statuses and stops the timer
         st.caption(f"A chosen run is training: these charts re-read its log every {REFRESH_S} s.")
     loss = go.Figure()
     accuracy = go.Figure()

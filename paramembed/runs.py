@@ -346,7 +346,7 @@ def save_upload(name: str, data: bytes, root: str | Path | None = None) -> Path:
         raise ParamembedError("the uploaded file is not a zip archive")
     folder = runs_root(root) / name
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / UPLOAD
+    path = (folder / UPLOAD).resolve()  # absolute: the training process runs from the repo root
     path.write_bytes(data)
     return path
 

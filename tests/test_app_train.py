@@ -69,23 +69,37 @@ def test_existing_name_is_refused(root):
     assert at.error and "already exists" in at.error[0].value
 
 
-def test_too_small_zip_is_refused_and_leaves_nothing(root, tmp_path):
-    # Checked directly through the library the page calls: AppTest cannot drive a file_uploader.
+def image_folder_zip(classes: int, images: int) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
-        for c in range(6):
-            for i in range(3):
-                img = Image.fromarray((np.random.default_rng(c * 10 + i).random((28, 28)) * 255).astype(np.uint8))
+        for c in range(classes):
+            for i in range(images):
+                img = Image.fromarray((np.random.default_rng(c * 100 + i).random((28, 28)) * 255).astype(np.uint8))
                 png = io.BytesIO()
                 img.save(png, format="PNG")
                 zf.writestr(f"class{c}/img{i}.png", png.getvalue())
+    return buffer.getvalue()
+
+
+def test_too_small_zip_is_refused_and_leaves_nothing(root, tmp_path):
+    # Checked directly through the library the page calls: AppTest cannot drive a file_uploader.
     config = R.make_config("small", width=8, ways=(5, 5), shots=(1, 1), episodes=8, root=root)
-    config.data = str(R.save_upload("small", buffer.getvalue(), root))
+    config.data = str(R.save_upload("small", image_folder_zip(6, 3), root))
     with pytest.raises(R.ParamembedError, match="dataset too small"):
         R.start_run(config, root)
     assert not R.name_taken("small", root)
     R.discard_upload("small", root)
     assert not (root / "small").exists()
+
+
+def test_a_big_enough_zip_passes_the_check(root):
+    # 25 classes: 5 held out for 5-way validation, 20 to train on; 6 images = 1 shot + 5 queries.
+    config = R.make_config("enough", width=8, ways=(5, 5), shots=(1, 1), episodes=8, root=root)
+    config.data = str(R.save_upload("enough", image_folder_zip(25, 6), root))
+    R.check_data(config)
+    config.ways = [21]
+    with pytest.raises(R.ParamembedError, match="train split"):
+        R.check_data(config)
 
 
 @pytest.mark.slow

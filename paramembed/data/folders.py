@@ -107,7 +107,8 @@ class FolderDataset:
                 self._offsets.append(offsets + [len(files)])
                 # offsets[i]..offsets[i+1] are class i's rows
         if not files:
-            raise ParamembedError(f"dataset {str(path)!r} has no images in a class folder")
+            detail = f" with at least {min_images} images" if skipped else ""
+            raise ParamembedError(f"dataset {str(path)!r} has no class folder{detail}")
         self.skipped_classes = skipped
         self.files = files
         self.data = self._load(files)

@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
+import torch
 
+from paramembed.checkpoint import ASSETS
 from paramembed.config import InputSpec
 from paramembed.data.episodes import TaskSampler
 from paramembed.data.photos import SPLITS, PhotoStyle, ProceduralPhotos, hsv_to_rgb, make_world, pink_noise
@@ -74,3 +76,39 @@ def test_registry_and_task_sampler_give_rgb_tasks():
     ds = get_dataset("procedural-photo", "validation", spec)
     task = TaskSampler(ds, queries=2, seed=0).sample(0, ways=3, shots=2)
     assert task.support.shape == (6, 3, 32, 32) and task.query.shape == (6, 3, 32, 32)
+
+
+PHOTO_MODEL = ASSETS / "photo"
+needs_photo_model = pytest.mark.skipif(
+    not (PHOTO_MODEL / "model.safetensors").exists(), reason=f"shipped photo model not found at {PHOTO_MODEL}"
+)
+
+
+@needs_photo_model
+def test_shipped_photo_model_reads_raw_colour_photos():
+    from PIL import Image
+
+    from paramembed import load_model
+
+    model = load_model("photo", device="cpu")
+    spec = model.config.input
+    assert (spec.channels, spec.image_size, spec.centre) == (3, 32, False) and model.method == "hyper"
+    ds = ProceduralPhotos("test")
+    # Raw PIL photos of another size and aspect: preprocessing resizes and centre-crops them.
+    to_pil = lambda a: Image.fromarray((a.transpose(1, 2, 0) * 255).astype(np.uint8)).resize((64, 48))  # noqa: E731
+    support = [to_pil(ds.render(0, c, d, size=64)) for c in range(3) for d in range(3)]
+    clf = model.adapt(support, [c for c in range(3) for _ in range(3)])
+    probs = model.predict(clf, [to_pil(ds.render(0, c, 10, size=64)) for c in range(3)])
+    assert probs.shape == (3, 3) and ((probs.sum(1) - 1).abs() < 1e-4).all()
+    assert (probs.argmax(1) == torch.arange(3)).sum() >= 2  # held-out drawings of a held-out world
+
+
+@needs_photo_model
+@pytest.mark.slow
+def test_shipped_photo_model_beats_chance_on_held_out_worlds():
+    from paramembed import load_model
+    from paramembed.evaluation import evaluate
+
+    model = load_model("photo", device="cpu")
+    result = evaluate(model, ProceduralPhotos("test"), ways=5, shots=5, queries=5, episodes=40)
+    assert result.mean > 0.6  # chance is 0.2

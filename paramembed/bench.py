@@ -163,7 +163,8 @@ def adapt_one_method(model: FewShotModel, method: str | None, tasks: list[Task],
     return {"median_ms": 1e3 * statistics.median(times), "p90_ms": 1e3 * _percentile(times, 90), "accuracy": mean, "ci95": ci, "tasks": len(tasks)}
 
 
-def adaptation_section(models: dict[str, FewShotModel], sources: dict[str, str], tasks: dict[str, list[Task]], device: torch.device) -> dict:
+def adaptation_section(models: dict[str, FewShotModel], sources: dict[str, str], tasks: dict[str, list[Task]], device: torch.device,
+                       log: Callable[[str], None] = lambda s: None) -> dict:
     rows = []
     for row, model_name, method, maml_steps in METHOD_ROWS:
         model = models[model_name]
@@ -173,6 +174,7 @@ def adaptation_section(models: dict[str, FewShotModel], sources: dict[str, str],
         for shape, shape_tasks in tasks.items():
             result = adapt_one_method(model, method, shape_tasks, device)
             rows.append({"method": row, "task": shape, "model": sources[model_name], **result})
+            log(f"  {row} {shape}: median {result['median_ms']:.1f} ms, accuracy {100 * result['accuracy']:.1f}%")
     ratios = {}
     for shape in tasks:
         by = {r["method"]: r for r in rows if r["task"] == shape}
@@ -481,7 +483,7 @@ def run_bench(tasks: int = 100, queries: int = 10, quick: bool = False, device: 
         shape_tasks = {f"{w}-way {k}-shot": sample_tasks(tasks, w, k, queries) for w, k in SHAPES}
     if "adaptation" in sections:
         log("adaptation: hyper, latent, proto, maml-5, maml-10, finetune-100")
-        report["adaptation"] = adaptation_section(models, sources, shape_tasks, dev)
+        report["adaptation"] = adaptation_section(models, sources, shape_tasks, dev, log)
     if "batched" in sections:
         log("batched adaptation")
         report["batched"] = batched_section(models["hyper"], shape_tasks["5-way 5-shot"], dev, quick)

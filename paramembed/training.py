@@ -107,10 +107,11 @@ def _append_metrics(path: Path, record: dict) -> None:
         f.write(json.dumps(record) + "\n")
 
 
-def _distributed() -> tuple[int, int]:
+def _distributed(device: torch.device) -> tuple[int, int]:
+    """(rank, world size) under torchrun, (0, 1) otherwise; NCCL for CUDA ranks, Gloo for CPU ones."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
@@ -118,8 +119,8 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
     """Meta-train `config` and return the run folder (`config.out_dir/config.name`)."""
     check_config(config)
     # ============ distributed setup and device ============
-    rank, world = _distributed()
     device = pick_device(config.device)
+    rank, world = _distributed(device)
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)

@@ -146,33 +146,41 @@ def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
 
-def adapt_one_method(model: FewShotModel, method: str | None, tasks: list[Task], device: torch.device) -> dict:
-    """Time `model.adapt` on each task (preprocessed support tensors) and score its queries."""
-    times, accuracies = [], []
-    for i, task in enumerate(tasks):
-        support = task.support.to(device)
-        labels = task.support_labels.tolist()
-        if i == 0:  # warm-up: first-call allocations and kernel choices are not adaptation time
-            model.adapt(support, labels, method=method)
-        dt, clf = _timed(lambda: model.adapt(support, labels, method=method), device)
-        times.append(dt)
-        probs = model.predict(clf, task.query.to(device))
-        accuracies.append((probs.argmax(-1).cpu() == task.query_labels).float().mean().item())
+def _summary(times: list[float], accuracies: list[float]) -> dict:
     mean = float(np.mean(accuracies))
     ci = float(1.96 * np.std(accuracies, ddof=1) / np.sqrt(len(accuracies))) if len(accuracies) > 1 else float("nan")
-    return {"median_ms": 1e3 * statistics.median(times), "p90_ms": 1e3 * _percentile(times, 90), "accuracy": mean, "ci95": ci, "tasks": len(tasks)}
+    return {"median_ms": 1e3 * statistics.median(times), "p90_ms": 1e3 * _percentile(times, 90), "accuracy": mean, "ci95": ci, "tasks": len(times)}
 
 
 def adaptation_section(models: dict[str, FewShotModel], sources: dict[str, str], tasks: dict[str, list[Task]], device: torch.device,
                        log: Callable[[str], None] = lambda s: None) -> dict:
-    rows = []
+    """Time `model.adapt` (preprocessed support tensors) per task and method, and score the queries.
+
+    Methods are interleaved task by task, so a change in the machine's load during the run
+    slows every method alike and the ratios stay fair.
+    """
+    variants = []
     for row, model_name, method, maml_steps in METHOD_ROWS:
         model = models[model_name]
         if maml_steps is not None:
             model = copy.copy(model)  # a shallow copy shares the weights; only the step count differs
             model.config = dataclasses.replace(model.config, maml_steps=maml_steps)
-        for shape, shape_tasks in tasks.items():
-            result = adapt_one_method(model, method, shape_tasks, device)
+        variants.append((row, model_name, model, method))
+    rows = []
+    for shape, shape_tasks in tasks.items():
+        times: dict[str, list[float]] = {v[0]: [] for v in variants}
+        accuracies: dict[str, list[float]] = {v[0]: [] for v in variants}
+        for i, task in enumerate(shape_tasks):
+            support, labels = task.support.to(device), task.support_labels.tolist()
+            for row, _, model, method in variants:
+                if i == 0:  # warm-up: first-call allocations and kernel choices are not adaptation time
+                    model.adapt(support, labels, method=method)
+                dt, clf = _timed(lambda: model.adapt(support, labels, method=method), device)
+                times[row].append(dt)
+                probs = model.predict(clf, task.query.to(device))
+                accuracies[row].append((probs.argmax(-1).cpu() == task.query_labels).float().mean().item())
+        for row, model_name, _, _ in variants:
+            result = _summary(times[row], accuracies[row])
             rows.append({"method": row, "task": shape, "model": sources[model_name], **result})
             log(f"  {row} {shape}: median {result['median_ms']:.1f} ms, accuracy {100 * result['accuracy']:.1f}%")
     ratios = {}
@@ -591,6 +599,8 @@ def _parse_models(items: list[str]) -> dict[str, str]:
 def _bench(args: argparse.Namespace) -> None:
     if args.tasks < 2:
         raise ParamembedError(f"--tasks must be at least 2, got {args.tasks}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     report = run_bench(
         tasks=args.tasks, queries=args.queries, quick=args.quick, device=args.device,
         model_overrides=_parse_models(args.model), sections=tuple(args.only or ("adaptation", "batched", "training", "data", "app")),
@@ -613,5 +623,6 @@ def add_parser(subparsers) -> None:
     p.add_argument("--only", action="append", choices=["adaptation", "batched", "training", "data", "app"],
                    help="run only these sections (repeatable; default all)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice); 1 gives steadier latencies on a busy machine")
     p.add_argument("--json", default=str(ROOT / "runs" / "bench" / "bench.json"), help="where the JSON report goes")
     p.set_defaults(func=_bench)

@@ -31,10 +31,11 @@ FORMAT = "paramembed.classifier/1"
 
 def classifier_to_bytes(clf: GeneratedClassifier, model_ref: str = "", model_config: ModelConfig | None = None) -> bytes:
     """Serialise one task's classifier (weights (1, N, D)) to safetensors bytes."""
+    # Copies, not views: imprinting's embedding *is* its weights, and safetensors refuses shared storage.
     tensors = {
-        "weights": clf.weights.detach().float().cpu().contiguous(),
-        "bias": clf.bias.detach().float().cpu().contiguous(),
-        "embedding": clf.embedding.detach().float().cpu().contiguous(),
+        "weights": clf.weights.detach().float().cpu().clone(memory_format=torch.contiguous_format),
+        "bias": clf.bias.detach().float().cpu().clone(memory_format=torch.contiguous_format),
+        "embedding": clf.embedding.detach().float().cpu().clone(memory_format=torch.contiguous_format),
         "scale": torch.as_tensor(clf.scale).detach().float().cpu().reshape(()).contiguous(),
     }
     if clf.fast_weights:

@@ -12,6 +12,7 @@ between. Skips with a reason when there is no Chromium or no model.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -212,10 +213,10 @@ class AppPage:
         self.page.wait_for_timeout(300)  # the rerun request reaches the server first
         self.page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=timeout_ms)
 
-    def wait_text(self, text: str, timeout_ms: int = STEP_TIMEOUT_MS):
-        """The first visible element holding `text`; fails at once if the page shows an exception."""
+    def wait_text(self, text: str | re.Pattern, timeout_ms: int = STEP_TIMEOUT_MS):
+        """The first visible element holding `text` (or matching it); fails at once if the page shows an exception."""
         deadline = time.time() + timeout_ms / 1000
-        target = self.page.get_by_text(text, exact=False).first
+        target = self.page.get_by_text(text).first
         while True:
             if target.is_visible():
                 return target

@@ -88,3 +88,69 @@ def test_bad_file_is_named_and_nothing_is_lost(app):
     app.wait_text("notes.png: not an image file")
     app.wait_text("1 / 30 images")
     app.assert_clean()
+
+
+def stroke(app, points: list[tuple[float, float]]) -> None:
+    """Draw one stroke through `points` (fractions of the canvas) with the mouse, as a user would."""
+    canvas = app.page.locator('[data-testid="stBidiComponentIsolated"] canvas').last
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    mouse = app.page.mouse
+    mouse.move(*xy[0])
+    mouse.down()
+    for (x0, y0), (x1, y1) in zip(xy, xy[1:]):
+        for t in np.linspace(0.1, 1.0, 10):
+            mouse.move(x0 + t * (x1 - x0), y0 + t * (y1 - y0))
+    mouse.up()
+
+
+def draw_and_add(app, target: str, strokes: list[list[tuple[float, float]]], round_: int) -> None:
+    app.select("Add the drawing to", target)
+    for points in strokes:
+        stroke(app, points)
+    app.page.wait_for_timeout(500)  # the canvas sends its image after mouse-up
+    app.idle()
+    app.button("Add drawing")
+    app.wait_text(f"Added the drawing to {target}.")
+    app.wait_text(f"drawing-{round_}.png")  # the drawing's thumbnail under its class or the queries
+
+
+VERTICAL = [[(0.35, 0.15), (0.35, 0.85)], [(0.65, 0.15), (0.65, 0.85)]]
+HORIZONTAL = [[(0.15, 0.35), (0.85, 0.35)], [(0.15, 0.65), (0.85, 0.65)]]
+
+
+def test_draw_two_glyph_classes_and_a_query(app):
+    app.open()
+    app.wait_text("Task: 5-way", 180_000)
+    app.radio("Draw")
+    app.wait_text("Add a class first, then draw its examples here.")
+    app.add_class("pipes")
+    app.add_class("dashes")
+    draw_and_add(app, "Class: pipes", VERTICAL, 1)
+    draw_and_add(app, "Class: dashes", HORIZONTAL, 2)
+    app.wait_text("Task: 2-way 1-shot, 0 queries")
+    draw_and_add(app, "Query labelled pipes", [[(0.5, 0.1), (0.5, 0.9)], [(0.25, 0.1), (0.25, 0.9)]], 3)
+    app.wait_text("Task: 2-way 1-shot, 1 queries (1 labelled)")
+    predicted = app.predictions()
+    assert len(predicted) == 1 and predicted[0] in ("pipes", "dashes"), predicted
+    app.assert_clean()
+
+
+def test_switch_models_and_methods(app):
+    app.open()
+    app.wait_text("Results: ", 180_000)
+    models = app.options("Model", sidebar=True)
+    assert len(models) >= 2, f"only one model to switch between: {models}"
+    app.select("Method", "proto", sidebar=True)
+    app.wait_text("Results: proto")
+    assert len(app.predictions()) == 15
+    app.select("Compare side by side with", "finetune", sidebar=True)
+    app.wait_text("Side by side on the same task")
+    rows = app.page.get_by_text(re.compile(r"^proto: .* · finetune: ")).first.inner_text()
+    assert "ms" in rows
+    app.select("Model", models[1], sidebar=True)
+    app.wait_text("Results: ")
+    assert app.page.locator('[data-testid="stSidebar"] input[aria-label="Model"]').input_value() == models[1]
+    assert len(app.predictions()) == 15
+    app.assert_clean()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from paramembed.errors import ParamembedError
@@ -22,7 +23,8 @@ def _train(args: argparse.Namespace) -> None:
     if args.name:
         config.name = args.name
     run_dir = train(config, resume=not args.fresh, progress=not args.quiet)
-    print(f"saved {run_dir}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one line from rank 0 only
+        print(f"saved {run_dir}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -39,11 +39,14 @@ STEP_TIMEOUT_MS = 120_000
 
 # Console errors that are not the app's fault, each with why. Matched as substrings.
 BENIGN_CONSOLE_ERRORS: tuple[str, ...] = ()
-# Streamlit drops a run's media files when the next run replaces them; images of the previous run
-# that the browser was still fetching then 404 (streamlit/streamlit#1294, #4825). Those errors are
-# tolerated only while no image in the page still points at the missing file: a broken image the
-# user can see always fails the test (see AppPage.broken_images).
-MEDIA_ERRORS = ("Failed to load resource: the server responded with a status of 404", "Client Error: Image source error")
+# Streamlit drops a run's media files when the next run replaces them; images and download
+# buttons of the previous run that the browser was still fetching then 404
+# (streamlit/streamlit#1294, #4825). Image 404s are tolerated only while no image in the page
+# still points at the missing file (a broken image the user can see fails: AppPage.broken_images);
+# the download button's message names no file, so the current download is checked by really
+# downloading it (test_switch_models_and_methods).
+MEDIA_ERRORS = ("Failed to load resource: the server responded with a status of 404", "Client Error: Image source error",
+                "Client Error: Download Button source error - 404")
 
 
 def chromium_missing() -> str | None:
@@ -77,7 +80,7 @@ class Server:
     url: str
     process: subprocess.Popen
     log: Path
-    models: list[str] = field(default_factory=list)
+    default_model: Path  # the folder the playground preselects
 
     def alive(self) -> bool:
         return self.process.poll() is None and urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=10).read() == b"ok"
@@ -125,7 +128,7 @@ def server(tmp_path_factory):
     with open(log, "wb") as out:
         process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    srv = Server(url, process, log)
+    srv = Server(url, process, log, FALLBACK_MODEL if env_models else ASSETS / "hyper")
     deadline = time.time() + 120
     while True:
         if process.poll() is not None:
@@ -177,6 +180,8 @@ class AppPage:
         url = message.location.get("url", "") if message.text.startswith(MEDIA_ERRORS[0]) else message.text.split(" - ")[-1]
         if message.text.startswith(MEDIA_ERRORS) and "/media/" in url:
             self.missing_media.add(url.split("/media/")[-1])
+            return
+        if message.text.startswith(MEDIA_ERRORS[2]):
             return
         self.console_errors.append(f"{message.text} ({message.location.get('url', '')})")
 

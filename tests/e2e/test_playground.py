@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 
 import numpy as np
@@ -145,6 +146,13 @@ def test_switch_models_and_methods(app):
     app.select("Method", "proto", sidebar=True)
     app.wait_text("Results: proto")
     assert len(app.predictions()) == 15
+    # The download is the real file: a safetensors header naming the task's classes.
+    app.page.get_by_role("tab", name="Download").click()
+    with app.page.expect_download() as download:
+        app.page.get_by_role("button", name="⬇️ Download the classifier (.safetensors)").click()
+    data = open(download.value.path(), "rb").read()
+    header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
+    assert header["weights"]["shape"][:2] == [1, 5] and len(json.loads(header["__metadata__"]["labels"])) == 5
     app.select("Compare side by side with", "finetune", sidebar=True)
     app.wait_text("Side by side on the same task")
     rows = app.page.get_by_text(re.compile(r"^proto: .* · finetune: ")).first.inner_text()

@@ -22,6 +22,10 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(VENV)/bin/python -m pytest -m "not slow and not e2e"
 
+# The real-browser suite alone (also part of `make test`); needs /usr/bin/chromium, skips without it.
+e2e: $(STAMP)
+	$(VENV)/bin/python -m pytest tests/e2e -m e2e
+
 models: $(STAMP)
 	bash scripts/train_models.sh
 

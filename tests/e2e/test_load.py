@@ -15,8 +15,7 @@ import time
 
 import pytest
 
-from conftest import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, LOAD_TIMEOUT_MS, STEP_TIMEOUT_MS, VIEWPORT, MEDIA_ERRORS
-from test_playground import bars
+from e2e_support import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, LOAD_TIMEOUT_MS, MEDIA_ERRORS, STEP_TIMEOUT_MS, VIEWPORT, bars
 
 pytestmark = pytest.mark.e2e
 

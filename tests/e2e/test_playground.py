@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
 
 import numpy as np
 import pytest
-from PIL import Image
+
+from e2e_support import bars
 
 pytestmark = pytest.mark.e2e
-
-
-def bars(seed: int, vertical: bool, size: int = 64) -> bytes:
-    """A PNG of dark bars on white: vertical ones for one class, horizontal for the other."""
-    rng = np.random.default_rng(seed)
-    arr = np.full((size, size), 255, np.uint8)
-    for _ in range(2):
-        at = int(rng.integers(12, size - 12))
-        if vertical:
-            arr[8 : size - 8, at - 3 : at + 3] = 0
-        else:
-            arr[at - 3 : at + 3, 8 : size - 8] = 0
-    buffer = io.BytesIO()
-    Image.fromarray(arr).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def png_files(prefix: str, seeds, vertical: bool) -> list[tuple[str, bytes, str]]:

@@ -65,6 +65,8 @@ def get_dataset(source: str, split: str, spec: InputSpec, min_images: int = 1):
     if source == "procedural-photo":
         from paramembed.data.photos import ProceduralPhotos
 
+        if spec.channels != 3:
+            raise ParamembedError("the procedural photos are colour images; this model reads greyscale glyphs")
         return ProceduralPhotos(split, image_size=spec.image_size)
     if not Path(source).exists():
         raise ParamembedError(

@@ -1,7 +1,8 @@
 """Playground: make a few-shot task (sample, upload, draw, photograph), see the generated classifier.
 
 Page flow: sidebar (model, method, device) -> a task (sampled, or the draft built by hand) ->
-the support set as the model sees it -> adapt + predict -> parameters, queries, download.
+the model that suits it (photos -> a photo model, drawings -> a glyph model, unless the user
+picked one) -> the support set as the model sees it -> adapt + predict -> parameters, queries, download.
 All the work is in `paramembed.tasks`, `paramembed.export` and `paramembed.ui`.
 """
 
@@ -13,6 +14,7 @@ import streamlit as st
 from paramembed import METHODS, ParamembedError, ui
 from paramembed.data.preprocess import IMAGE_SUFFIXES
 from paramembed.export import classifier_to_bytes, usage_snippet
+from paramembed.family import PHOTO, suggest_family
 from paramembed.tasks import LIMITS, TaskDraft, drawing_to_png, preprocess_task, sample_task, solve, to_display
 
 UPLOAD_TYPES = sorted({s.lstrip(".") for s in IMAGE_SUFFIXES})
@@ -26,12 +28,23 @@ st.caption(
 )
 
 # ============ sidebar: model, method, device ============
+def on_pick_model() -> None:
+    # A pick made while building a task by hand holds for that task (until "Start over");
+    # a pick made for sampled tasks does not stop the app from routing uploaded photos.
+    if st.session_state.get("task_source", "Sample") != "Sample":
+        st.session_state["model_picked_for"] = st.session_state.get("draft_round", 0)
+
+
 choices = ui.find_models()
-selected = ui.model_picker()
-if selected is None:
+picked = ui.model_picker(extra=(ui.PRETRAINED,), on_change=on_pick_model)
+if picked is None:
     st.info("No model to run: see the sidebar.")
     st.stop()
-method = ui.method_picker(selected)
+st.sidebar.toggle(
+    "Pick the model family automatically", value=True, key="auto_family",
+    help="for tasks you make: photos go to a photo model, drawings to a glyph model. Off: always the model picked above",
+)
+method = ui.method_picker(picked)
 compare = st.sidebar.multiselect(
     "Compare side by side with", [m for m in METHODS if m != method], key="compare",
     help="runs these methods on the same task too, with their accuracies and times",
@@ -40,18 +53,36 @@ device = ui.device_picker()
 top_k = st.sidebar.slider("Classes shown per query", 1, 5, 3, key="top_k")
 st.sidebar.caption(f"**Limits:** {LIMITS.describe()}.")
 
-runner = ui.model_for_method(method, selected, choices)
-if runner is None:
-    st.info(f"No {method} model is available (assets/models/{method} is absent); pick another method or model.")
-    st.stop()
-try:
-    model = ui.load_model_cached(runner.path, device)
-except ParamembedError as err:
-    ui.show_error(err)
-    st.stop()
-spec = model.config.input
-if runner is not selected:
-    st.sidebar.caption(f"{method} runs on the model in `{runner.path}`.")
+
+
+def load(choice: ui.ModelChoice):
+    return ui.load_pretrained_cached(device)[0] if ui.is_pretrained(choice) else ui.load_model_cached(choice.path, device)
+
+
+def resolve(selected: ui.ModelChoice):
+    """The model the task runs on -> (selected, runner, model): the ResNet-18 option falls back
+    to the shipped photo model when its weights are missing; `runner` is the model for `method`."""
+    try:
+        if ui.is_pretrained(selected):
+            _, notice = ui.load_pretrained_cached(device)
+            if notice:
+                st.warning(notice)
+                fallback = ui.shipped_or_first(choices, 3, "photo")
+                if fallback is None:
+                    st.info("No photo model to fall back on (assets/models/photo is absent).")
+                    st.stop()
+                selected = fallback
+        runner = ui.model_for_method(method, selected, choices)
+        if runner is None:
+            st.info(f"No {method} model is available (assets/models/{method} is absent); pick another method or model.")
+            st.stop()
+        model = load(runner)
+    except ParamembedError as err:
+        ui.show_error(err)
+        st.stop()
+    if runner is not selected:
+        st.sidebar.caption(f"{method} runs on the model in `{runner.path}`.")
+    return selected, runner, model
 
 
 # ============ notices: messages from callbacks, shown once ============
@@ -80,7 +111,7 @@ def cached_sample(channels, image_size, margin, ways, shots, queries, within, se
     return sample_task(dataset, ways, shots, queries, within, seed, index)
 
 
-def sample_section():
+def sample_section(spec):
     cols = st.columns(5)
     ways = cols[0].number_input("Ways (classes)", 2, 20, 5, key="sample_ways")
     shots = cols[1].number_input("Shots per class", 1, 10, 5, key="sample_shots")
@@ -102,6 +133,36 @@ def sample_section():
 
 def draft() -> TaskDraft:
     return st.session_state.setdefault("draft", TaskDraft())
+
+
+def start_over() -> None:
+    draft().clear()
+    # A new task: the app picks its model family again.
+    st.session_state["draft_round"] = st.session_state.get("draft_round", 0) + 1
+
+
+def route(task, picked: ui.ModelChoice) -> ui.ModelChoice:
+    """The model for a hand-made task: the suggested family's, unless the user chose otherwise."""
+    if not st.session_state.get("auto_family", True):
+        return picked
+    support_key = tuple(img.digest for images in draft().classes.values() for img in images)
+    suggestion = ui.memo("family", support_key, lambda: suggest_family(task.support))
+    what = "photos" if suggestion.family == PHOTO else "drawings"
+    chosen = ui.model_for_family(suggestion.family, picked, choices)
+    if st.session_state.get("model_picked_for") == st.session_state.get("draft_round", 0):
+        if chosen is not picked:
+            st.caption(f"These look like {what} ({suggestion.reason}), but you picked **{picked.label}** in the sidebar for this task.")
+            st.button("Let the app pick the model family again", key="family_reset",
+                      on_click=lambda: st.session_state.pop("model_picked_for", None))
+        return picked
+    if chosen is None:
+        st.warning(f"These look like {what} ({suggestion.reason}), but no {suggestion.family} model is available: using {picked.label}.")
+        return picked
+    st.info(
+        f"These look like {what} ({suggestion.reason}): using the {suggestion.family} model **{chosen.label}**. "
+        "Change it in the sidebar (pick a model, or turn off “Pick the model family automatically”)."
+    )
+    return chosen
 
 
 def class_id(name: str) -> int:
@@ -291,7 +352,10 @@ def camera_section() -> None:
 
 source = st.radio("Make a task by", SOURCES, horizontal=True, key="task_source")
 if source == "Sample":
-    task = sample_section()
+    # Sampled tasks are procedural glyphs (or photos for a photo model): the sidebar's model runs them.
+    selected, runner, model = resolve(picked)
+    spec = model.config.input
+    task = sample_section(spec)
 else:
     st.caption(
         "Upload, Draw and Camera all add to the same task, so you can mix them. "
@@ -299,7 +363,7 @@ else:
     )
     {"Upload": upload_section, "Draw": draw_section, "Camera": camera_section}[source]()
     if draft().classes or draft().queries:
-        st.button("Start over (clear the whole task)", key="clear_task", on_click=lambda: draft().clear())
+        st.button("Start over (clear the whole task)", key="clear_task", on_click=start_over)
     try:
         task = draft().build()
     except ParamembedError as err:
@@ -307,6 +371,9 @@ else:
         task = None
 if task is None:
     st.stop()
+if source != "Sample":
+    selected, runner, model = resolve(route(task, picked))
+    spec = model.config.input
 
 # ============ the task as the model sees it ============
 st.divider()
@@ -332,7 +399,7 @@ def run(method_name: str):
     choice = ui.model_for_method(method_name, selected, choices)
     if choice is None:
         return None, f"No {method_name} model is available (assets/models/{method_name} is absent)."
-    m = ui.load_model_cached(choice.path, device)
+    m = load(choice)
     inputs = (support, query) if m.config.input == spec else None
 
     def compute():
@@ -423,4 +490,7 @@ with tab_download:
         file_name="classifier.safetensors", mime="application/octet-stream", key="download_classifier",
     )
     st.caption("Weights, bias, embeddings, scale, the class labels and the model's config in one safetensors file.")
+    if ui.is_pretrained(runner):
+        st.caption("This classifier reads ImageNet ResNet-18 features: load the model with "
+                   "`paramembed.models.pretrained.load_pretrained_model()` in place of `load_model` below.")
     st.code(usage_snippet(model_ref), language="python")

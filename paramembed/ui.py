@@ -48,6 +48,12 @@ class ModelChoice:
     channels: int
 
 
+# Not a folder: torchvision's ImageNet ResNet-18 with imprinted weights (paramembed.models.pretrained).
+# Its path is the name the CLI accepts for it; it reads RGB and generates weights by imprinting.
+PRETRAINED = ModelChoice("ImageNet ResNet-18 (pretrained, imprinting)", "imagenet-resnet18", "proto", 3)
+FAMILY_CHANNELS = {"glyph": 1, "photo": 3}
+
+
 def _describe(folder: Path) -> tuple[str, int] | None:
     if not ((folder / WEIGHTS).is_file() and (folder / CONFIG).is_file()):
         return None
@@ -106,20 +112,64 @@ def device_label(device: str) -> str:
     return describe_device(pick_device(device))
 
 
-def model_picker(key: str = "model", container=None) -> ModelChoice | None:
-    """A selectbox of every loadable model (the default preselected); None when there is none."""
+def model_picker(key: str = "model", container=None, extra: tuple[ModelChoice, ...] = (), on_change=None) -> ModelChoice | None:
+    """A selectbox of every loadable model (the default preselected), then `extra`; None when there is none."""
     where = container or st.sidebar
-    choices = find_models()
-    if not choices:
+    found = find_models()
+    choices = found + list(extra)
+    if not found:
         where.warning(
             "No model found: the shipped models live in assets/models/ (`make models` trains them), "
             "locally trained ones in runs/<name>/ with model.safetensors + config.json."
         )
         return None
     labels = [c.label for c in choices]
-    index = where.selectbox("Model", range(len(choices)), format_func=lambda i: labels[i], key=key,
+    index = where.selectbox("Model", range(len(choices)), format_func=lambda i: labels[i], key=key, on_change=on_change,
                             help="shipped models, models trained in runs/, or folders in $PARAMEMBED_MODELS")
     return choices[index]
+
+
+def is_pretrained(choice: ModelChoice) -> bool:
+    return choice.path == PRETRAINED.path
+
+
+@st.cache_resource(show_spinner="Loading ImageNet ResNet-18 (once per process)...")
+def _load_pretrained(device: str, weights: str):
+    """`weights` (the file found, or "") is only a cache key: dropping the file in takes effect on rerun."""
+    from paramembed.models.pretrained import load_photo_model
+
+    # Never download from the app: a page must not hang on the network.
+    return load_photo_model(allow_download=False, device=device)
+
+
+def load_pretrained_cached(device: str = "auto"):
+    """(model, notice): ImageNet ResNet-18 + imprinting, or the shipped photo model with `notice` saying why."""
+    from paramembed.models.pretrained import find_weights
+
+    try:
+        found = find_weights()
+    except ParamembedError:
+        found = None
+    return _load_pretrained(device, str(found or ""))
+
+
+def shipped_or_first(choices: list[ModelChoice], channels: int, name: str | None = None) -> ModelChoice | None:
+    """The shipped model called `name` when it reads `channels`, else the first choice that does."""
+    fitting = [c for c in choices if c.channels == channels and not is_pretrained(c)]
+    named = [c for c in fitting if name and Path(c.path).name == name and Path(c.path).parent.resolve() == ASSETS.resolve()]
+    return (named or fitting or [None])[0]
+
+
+def model_for_family(family: str, picked: ModelChoice, choices: list[ModelChoice]) -> ModelChoice | None:
+    """The model for images of `family` ("glyph" or "photo"): the picked one when it reads them.
+
+    Otherwise the shipped photo model for photos, the first glyph model in `find_models`'s order
+    (the app's default) for drawings; None when no model reads that family.
+    """
+    channels = FAMILY_CHANNELS[family]
+    if picked.channels == channels:
+        return picked
+    return shipped_or_first(choices, channels, "photo" if family == "photo" else None)
 
 
 def device_picker(key: str = "device", container=None) -> str:

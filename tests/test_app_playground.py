@@ -245,3 +245,100 @@ def test_draw_mode_guards_an_empty_canvas():
         assert any("the drawing is empty" in w.value for w in at.warning)
     else:  # the canvas component cannot load in this environment: the page says so instead
         assert any("drawing canvas is unavailable" in w.value for w in at.warning)
+
+
+# ============ model family: photos to the photo model, drawings to a glyph model ============
+needs_photo_model = pytest.mark.skipif(
+    not (ASSETS / "photo" / "model.safetensors").is_file(), reason="assets/models/photo is absent (not trained yet)"
+)
+
+
+def photo(seed: int, shape: str, size: int = 64) -> bytes:
+    """A synthetic colour photo: a random-colour textured background with one object (`shape`) on it."""
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(40, 215, 3)
+    texture = rng.normal(0, 35, (size, size, 3)) + np.linspace(-30, 30, size)[:, None, None]
+    arr = np.clip(base + texture, 0, 255)
+    yy, xx = np.mgrid[:size, :size]
+    r, c = rng.integers(size // 3, 2 * size // 3, 2)
+    mask = (yy - r) ** 2 + (xx - c) ** 2 < (size // 5) ** 2 if shape == "disc" else (abs(yy - r) < size // 8) & (abs(xx - c) < size // 4)
+    arr[mask] = rng.uniform(0, 255, 3) * 0.5 + np.array([200, 30, 30] if shape == "disc" else [30, 60, 200]) * 0.5
+    buffer = io.BytesIO()
+    Image.fromarray(arr.astype(np.uint8), "RGB").save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def two_photo_classes(at):
+    add_class(at, "discs")
+    add_class(at, "bars")
+    at.file_uploader(key="upload_images_1").set_value([upload(f"d{i}.jpg", photo(i, "disc"), "image/jpeg") for i in range(3)]).run()
+    at.file_uploader(key="upload_images_2").set_value([upload(f"b{i}.jpg", photo(50 + i, "bar"), "image/jpeg") for i in range(3)]).run()
+    return at
+
+
+def model_seen(at) -> str:
+    """The support expander's title: it names the size and colour of what the model reads."""
+    return next(e.label for e in at.expander if e.label.startswith("Support set as the model sees it"))
+
+
+def family_notes(at) -> str:
+    return "\n".join(i.value for i in at.info if i.value.startswith("These look like"))
+
+
+@needs_photo_model
+def test_uploaded_photos_go_to_the_photo_model():
+    at = two_photo_classes(upload_mode(app()))
+    assert_clean(at)
+    notes = family_notes(at)
+    assert "These look like photos (" in notes and "photo (shipped)" in notes and "Change it in the sidebar" in notes
+    assert "32×32, colour" in model_seen(at)  # the support set shown as the photo model reads it
+    assert "Task: 2-way 3-shot" in texts(at)
+    assert at.selectbox(key="model").index == 0  # the sidebar still shows the user's own pick
+
+
+def test_uploaded_drawings_keep_the_glyph_model():
+    at = two_classes(upload_mode(app()))
+    assert_clean(at)
+    assert "These look like drawings (" in family_notes(at)
+    assert "grayscale" in model_seen(at)
+
+
+@needs_photo_model
+def test_automatic_family_off_keeps_the_sidebar_model():
+    at = upload_mode(app())
+    at.toggle(key="auto_family").set_value(False).run()
+    two_photo_classes(at)
+    assert_clean(at)
+    assert not family_notes(at)
+    assert "grayscale" in model_seen(at)  # the preselected glyph model reads the photos
+    at.toggle(key="auto_family").set_value(True).run()
+    assert "colour" in model_seen(at)
+
+
+@needs_photo_model
+def test_a_model_picked_for_the_task_wins_until_start_over():
+    at = upload_mode(app())
+    box = at.selectbox(key="model")
+    box.select_index(next(i for i, label in enumerate(box.options) if label == "photo (shipped)")).run()
+    two_classes(at)  # drawings, but the user asked for the photo model
+    assert_clean(at)
+    assert not family_notes(at)
+    assert "colour" in model_seen(at)
+    assert any("but you picked **photo (shipped)**" in c.value for c in at.caption)
+    at.button(key="family_reset").click().run()
+    assert "These look like drawings (" in family_notes(at) and "grayscale" in model_seen(at)
+
+
+@needs_photo_model
+def test_resnet18_offline_says_where_the_file_goes_and_falls_back(monkeypatch, tmp_path):
+    monkeypatch.setenv("PARAMEMBED_RESNET18", str(tmp_path / "nowhere.pth"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    at = app().run()
+    box = at.selectbox(key="model")
+    box.select_index(box.options.index("ImageNet ResNet-18 (pretrained, imprinting)")).run()
+    assert_clean(at)
+    warning = next(w.value for w in at.warning if "ImageNet ResNet-18 weights are not available offline" in w.value)
+    assert "resnet18-f37072fd.pth" in warning and str(tmp_path / "torch") in warning
+    assert "using the shipped 'photo' model instead" in warning
+    assert "32×32, colour" in model_seen(at)  # the photo model ran the (procedural photo) task
+    assert "Task accuracy: **" in texts(at)

@@ -33,6 +33,9 @@ def on_pick_model() -> None:
     # a pick made for sampled tasks does not stop the app from routing uploaded photos.
     if st.session_state.get("task_source", "Sample") != "Sample":
         st.session_state["model_picked_for"] = st.session_state.get("draft_round", 0)
+    # The ResNet-18 option has no generator of its own: imprinting (proto) is what it is for.
+    if st.session_state.get("model") == len(ui.find_models()):  # `extra` choices come after the found ones
+        st.session_state["method"] = ui.PRETRAINED.generator
 
 
 choices = ui.find_models()

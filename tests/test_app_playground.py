@@ -342,3 +342,23 @@ def test_resnet18_offline_says_where_the_file_goes_and_falls_back(monkeypatch, t
     assert "using the shipped 'photo' model instead" in warning
     assert "32×32, colour" in model_seen(at)  # the photo model ran the (procedural photo) task
     assert "Task accuracy: **" in texts(at)
+
+
+@needs_photo_model
+def test_resnet18_runs_when_its_weights_file_is_there(monkeypatch, tmp_path):
+    """Random weights in torchvision's layout stand in for the ImageNet file (no network here)."""
+    import torch
+    from torchvision.models import resnet18
+
+    weights = tmp_path / "resnet18-f37072fd.pth"
+    torch.save(resnet18(weights=None).state_dict(), weights)
+    monkeypatch.setenv("PARAMEMBED_RESNET18", str(weights))
+    at = upload_mode(app())
+    box = at.selectbox(key="model")
+    box.select_index(box.options.index("ImageNet ResNet-18 (pretrained, imprinting)")).run()
+    two_photo_classes(at)
+    assert_clean(at)
+    assert not any("not available offline" in w.value for w in at.warning)
+    assert "224×224, colour" in model_seen(at)
+    assert "Results: proto" in texts(at)
+    assert any("load_pretrained_model()" in c.value for c in at.caption)

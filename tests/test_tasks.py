@@ -22,6 +22,7 @@ from paramembed.tasks import (
     read_zip,
     sample_task,
     solve,
+    to_display,
 )
 
 
@@ -350,3 +351,20 @@ def test_load_classifier_rejects_wrong_files(model):
     other = GeneratedClassifier(torch.randn(1, 2, 5), torch.zeros(1, 2), torch.randn(1, 2, 5), torch.tensor(1.0), ["a", "b"])
     with pytest.raises(ParamembedError, match="weights have 5 features"):
         load_classifier(classifier_to_bytes(other, "x"), model=model)
+
+
+def test_colour_task_is_seen_in_colour():
+    """A photo model's input: RGB (S, 3, 32, 32) tensors that keep the colours, shown as (32, 32, 3)."""
+    red, blue = Image.new("RGB", (50, 40), (220, 20, 20)), Image.new("RGB", (40, 60), (20, 20, 220))
+    draft = TaskDraft()
+    draft.add_class("red")
+    draft.add_class("blue")
+    assert draft.add_files("red", [("r.png", encode(red))]) == []
+    assert draft.add_files("blue", [("b.jpg", encode(blue, "JPEG"))]) == []
+    spec = InputSpec(channels=3, image_size=32, centre=False)
+    support, query = preprocess_task(draft.build(), spec)
+    assert support.shape == (2, 3, 32, 32) and query.shape == (0, 3, 32, 32)
+    shown = [to_display(image) for image in support]
+    assert all(s.shape == (32, 32, 3) for s in shown)
+    assert shown[0][..., 0].mean() > 0.7 > shown[0][..., 2].mean()  # red stays red
+    assert shown[1][..., 2].mean() > 0.7 > shown[1][..., 0].mean()  # blue stays blue

@@ -108,7 +108,9 @@ def server(tmp_path_factory):
     except subprocess.TimeoutExpired:
         process.kill()
     # Tracebacks that never reached a page (a crashed callback, a failed session) still fail the suite.
-    assert "Traceback (most recent call last)" not in srv.log_text(), f"the server logged a traceback; see {log}"
+    text = srv.log_text()
+    assert "Traceback (most recent call last)" not in text, (
+        f"the server logged a traceback ({log}):\n" + text[text.index("Traceback (most recent call last)"):][:3000])
 
 
 @pytest.fixture(scope="session")
@@ -131,7 +133,10 @@ def app(request, browser, server):
     try:
         page.screenshot(request.node.name)
         failed = getattr(request.node, "rep_call", None)
-        if not (failed and failed.failed):  # a failed test already said what went wrong
+        if failed and failed.failed:  # the test said what went wrong; keep what the page showed too
+            (ARTIFACTS / f"{request.node.name}.txt").write_text(
+                "\n".join(page.problems() + page.console_errors) + "\n\n" + page.main_text())
+        else:
             page.assert_clean()
         assert server.process.poll() is None, f"the server died:\n{server.log_text()[-3000:]}"
     finally:

@@ -74,8 +74,13 @@ def evaluate(
     seed: int = 0,
     method: str | None = None,
     progress: bool = False,
+    bank: FeatureBank | None = None,
 ) -> EvalResult:
-    """Accuracy of `method` (default: the model's own) over `episodes` seeded tasks."""
+    """Accuracy of `method` (default: the model's own) over `episodes` seeded tasks.
+
+    Pass one `FeatureBank` to several calls on the same model and dataset to compute each image's
+    features only once across all of them.
+    """
     method = method or model.method
     sampler = TaskSampler(dataset, queries=queries, within_alphabet=1.0 if within_alphabet else 0.0, seed=seed)
     sampler.check(ways, shots)
@@ -83,7 +88,10 @@ def evaluate(
     accuracies: list[float] = []
     labels = torch.arange(ways, device=model.device).repeat_interleave(shots)
     query_labels = torch.arange(ways, device=model.device).repeat_interleave(queries)
-    bank = FeatureBank(model, dataset) if method in ("hyper", "latent", "proto", "finetune") else None
+    if method not in ("hyper", "latent", "proto", "finetune"):
+        bank = None
+    elif bank is None:
+        bank = FeatureBank(model, dataset)
     steps = range(episodes)
     for index in tqdm(steps, desc=f"{method} {ways}-way {shots}-shot", disable=not progress, leave=False):
         if bank is not None:

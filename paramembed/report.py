@@ -22,7 +22,7 @@ import torch
 
 from paramembed.checkpoint import ASSETS, list_models, load_model
 from paramembed.errors import ParamembedError
-from paramembed.evaluation import evaluate
+from paramembed.evaluation import FeatureBank, evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results" / "report.json"
@@ -68,9 +68,12 @@ def rows_for(name: str, model) -> list[tuple[str, str | None]]:
 
 def run_report(models: list[str], episodes: int, slow_episodes: int, seed: int = 0) -> dict:
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    from paramembed.data.registry import get_dataset
+
     for name in models:
         model = load_model(name, device="auto")
         benchmarks = PHOTO_BENCHMARKS if model.config.input.channels == 3 else GLYPH_BENCHMARKS
+        datasets, banks = {}, {}
         for label, method in rows_for(name, model):
             slow = (method or model.method) in ("maml", "finetune")
             n = slow_episodes if slow else episodes
@@ -78,13 +81,14 @@ def run_report(models: list[str], episodes: int, slow_episodes: int, seed: int =
                 if bench.data != "procedural" and not Path(bench.data).exists():
                     print(f"skip {bench.title}: {bench.data} not found")
                     continue
-                from paramembed.data.registry import get_dataset
-
-                dataset = get_dataset(bench.data, "test", model.config.input)
+                if bench.data not in datasets:  # one dataset and one feature bank per source
+                    datasets[bench.data] = get_dataset(bench.data, "test", model.config.input)
+                    banks[bench.data] = FeatureBank(model, datasets[bench.data])
+                dataset = datasets[bench.data]
                 cells = []
                 for ways, shots in bench.settings:
                     start = time.perf_counter()
-                    r = evaluate(model, dataset, ways, shots, queries=15, episodes=n, within_alphabet=bench.within_alphabet, seed=seed, method=method)
+                    r = evaluate(model, dataset, ways, shots, queries=15, episodes=n, within_alphabet=bench.within_alphabet, seed=seed, method=method, bank=banks[bench.data])
                     cells.append({"ways": ways, "shots": shots, "mean": r.mean, "ci95": r.ci95, "episodes": n, "seconds": time.perf_counter() - start})
                     print(f"{label:<32} {bench.title:<34} {ways:>2}-way {shots}-shot {r}  ({n} episodes)", flush=True)
                 results.setdefault(bench.key, {})[label] = cells

@@ -5,8 +5,8 @@ and 20-way 5-shot accuracy (mean +- 95% CI) on
   - the procedural test alphabets (never trained on),
   - real Omniglot's background set (../shared/data; no shipped model ever saw a real image),
     with random-class tasks and within-alphabet tasks (Lake et al. 2015),
-and photo models on CIFAR-10's test split (5-way). Results accumulate in results/report.json
-(a partial run updates only its rows), and `--write-readme` renders them between the README's
+and photo models on CIFAR-10's test split (5-way). Results accumulate in results/<model>.json
+(one file per model: re-running a model replaces only its rows), and `--write-readme` renders them between the README's
 `<!-- results:start -->` and `<!-- results:end -->` markers, next to the published anchors.
 """
 
@@ -25,7 +25,7 @@ from paramembed.errors import ParamembedError
 from paramembed.evaluation import FeatureBank, evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "results" / "report.json"
+RESULTS = ROOT / "results"  # one JSON file per model, so models can be evaluated in parallel
 README = ROOT / "README.md"
 SHARED = ROOT.parent / "shared" / "data"
 GLYPH_SETTINGS = [(5, 1), (5, 5), (20, 1), (20, 5)]
@@ -66,11 +66,21 @@ def rows_for(name: str, model) -> list[tuple[str, str | None]]:
     return rows
 
 
+def read_results() -> dict:
+    """Merge results/<model>.json into {benchmark: {row label: cells}}."""
+    merged: dict = {}
+    for path in sorted(RESULTS.glob("*.json")):
+        for bench, rows in json.loads(path.read_text()).items():
+            merged.setdefault(bench, {}).update(rows)
+    return merged
+
+
 def run_report(models: list[str], episodes: int, slow_episodes: int, seed: int = 0) -> dict:
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     from paramembed.data.registry import get_dataset
 
     for name in models:
+        results: dict = {}
+        out = RESULTS / f"{Path(name).name}.json"
         model = load_model(name, device="auto")
         benchmarks = PHOTO_BENCHMARKS if model.config.input.channels == 3 else GLYPH_BENCHMARKS
         datasets, banks = {}, {}
@@ -92,9 +102,9 @@ def run_report(models: list[str], episodes: int, slow_episodes: int, seed: int =
                     cells.append({"ways": ways, "shots": shots, "mean": r.mean, "ci95": r.ci95, "episodes": n, "seconds": time.perf_counter() - start})
                     print(f"{label:<32} {bench.title:<34} {ways:>2}-way {shots}-shot {r}  ({n} episodes)", flush=True)
                 results.setdefault(bench.key, {})[label] = cells
-                RESULTS.parent.mkdir(exist_ok=True)
-                RESULTS.write_text(json.dumps(results, indent=1))
-    return results
+                RESULTS.mkdir(exist_ok=True)
+                out.write_text(json.dumps(results, indent=1))
+    return read_results()
 
 
 def render_markdown(results: dict) -> str:
@@ -128,10 +138,12 @@ def write_readme(results: dict) -> None:
 def _report(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads) if args.threads else None
     models = args.models or list_models()
+    if args.readme_only:
+        models = []
     missing = [m for m in models if not (ASSETS / m).exists() and not Path(m).exists()]
     if missing:
         raise ParamembedError(f"no shipped model named {', '.join(missing)}; shipped: {', '.join(list_models()) or 'none'}")
-    results = run_report(models, args.episodes, args.slow_episodes, args.seed) if not args.readme_only else json.loads(RESULTS.read_text())
+    results = read_results() if args.readme_only else run_report(models, args.episodes, args.slow_episodes, args.seed)
     if args.write_readme:
         write_readme(results)
         print(f"wrote the results table into {README}")
@@ -145,6 +157,6 @@ def add_parser(sub) -> None:
                    help="episodes per cell for MAML and the fine-tuned head, which adapt by gradient steps per task")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    p.add_argument("--write-readme", action="store_true", help="render results/report.json into README.md")
-    p.add_argument("--readme-only", action="store_true", help="only re-render README.md from results/report.json")
+    p.add_argument("--write-readme", action="store_true", help="render results/*.json into README.md")
+    p.add_argument("--readme-only", action="store_true", help="only re-render README.md from results/*.json")
     p.set_defaults(func=_report)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -23,6 +23,7 @@ import torch
 from paramembed.checkpoint import ASSETS, list_models, load_model
 from paramembed.errors import ParamembedError
 from paramembed.evaluation import FeatureBank, evaluate
+from paramembed.models.fewshot import FewShotModel
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"  # one JSON file per model, so models can be evaluated in parallel
@@ -56,13 +57,20 @@ GLYPH_BENCHMARKS = [
 PHOTO_BENCHMARKS = [Benchmark("cifar10", "CIFAR-10 test photos", str(SHARED / "cifar10_test.tar.gz"), False, PHOTO_SETTINGS)]
 
 
-def rows_for(name: str, model) -> list[tuple[str, str | None]]:
-    """(row label, method) pairs a model contributes: its own method, plus baselines on hyper's backbone."""
-    rows = [(name, None)]
+def rows_for(name: str, model) -> list[tuple[str, object, str | None]]:
+    """(row label, model, method) triples a shipped model contributes to the table.
+
+    Its own method; for `hyper`, the fine-tuned-head baseline on the same backbone; for a photo
+    model, imprinting on its backbone and the floor: the same architecture with random weights.
+    """
+    rows = [(name, model, None)]
     if name == "hyper":
-        rows.append(("finetune (hyper's backbone)", "finetune"))
+        rows.append(("finetune (hyper's backbone)", model, "finetune"))
     if model.config.input.channels == 3:
-        rows.append((f"{name}: imprinting on its backbone", "proto"))
+        rows.append((f"{name}: imprinting on its backbone", model, "proto"))
+        torch.manual_seed(0)
+        floor = FewShotModel(replace(model.config, generator="proto")).to(model.device).eval()
+        rows.append(("floor: random Conv-4 + prototypes", floor, "proto"))
     return rows
 
 
@@ -84,21 +92,25 @@ def run_report(models: list[str], episodes: int, slow_episodes: int, seed: int =
         model = load_model(name, device="auto")
         benchmarks = PHOTO_BENCHMARKS if model.config.input.channels == 3 else GLYPH_BENCHMARKS
         datasets, banks = {}, {}
-        for label, method in rows_for(name, model):
-            slow = (method or model.method) in ("maml", "finetune")
+        for label, row_model, method in rows_for(name, model):
+            slow = (method or row_model.method) in ("maml", "finetune")
             n = slow_episodes if slow else episodes
             for bench in benchmarks:
                 if bench.data != "procedural" and not Path(bench.data).exists():
                     print(f"skip {bench.title}: {bench.data} not found")
                     continue
-                if bench.data not in datasets:  # one dataset and one feature bank per source
+                if bench.data not in datasets:
                     datasets[bench.data] = get_dataset(bench.data, "test", model.config.input)
-                    banks[bench.data] = FeatureBank(model, datasets[bench.data])
                 dataset = datasets[bench.data]
+                key = (id(row_model), bench.data)  # one feature bank per backbone and source
+                banks.setdefault(key, FeatureBank(row_model, dataset))
                 cells = []
                 for ways, shots in bench.settings:
                     start = time.perf_counter()
-                    r = evaluate(model, dataset, ways, shots, queries=15, episodes=n, within_alphabet=bench.within_alphabet, seed=seed, method=method, bank=banks[bench.data])
+                    r = evaluate(
+                        row_model, dataset, ways, shots, queries=15, episodes=n,
+                        within_alphabet=bench.within_alphabet, seed=seed, method=method, bank=banks[key],
+                    )
                     cells.append({"ways": ways, "shots": shots, "mean": r.mean, "ci95": r.ci95, "episodes": n, "seconds": time.perf_counter() - start})
                     print(f"{label:<32} {bench.title:<34} {ways:>2}-way {shots}-shot {r}  ({n} episodes)", flush=True)
                 results.setdefault(bench.key, {})[label] = cells

@@ -7,9 +7,6 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-SHARED_DATA = ROOT.parent / "shared" / "data"
-OMNIGLOT = SHARED_DATA / "omniglot_background.tar.gz"
-CIFAR = SHARED_DATA / "cifar10_test.tar.gz"
 
 # Tiny tensors: one thread avoids OpenMP hand-offs that cost more than the work on a busy 2-core box.
 torch.set_num_threads(1)
@@ -19,7 +16,3 @@ torch.set_num_threads(1)
 def _isolated_cache(tmp_path_factory):
     # Unpacked archives and decoded arrays go to a per-session folder unless the caller set one.
     os.environ.setdefault("PARAMEMBED_CACHE", str(tmp_path_factory.mktemp("cache")))
-
-
-def needs_omniglot():
-    return pytest.mark.skipif(not OMNIGLOT.exists(), reason=f"real Omniglot not found at {OMNIGLOT} (../shared is absent)")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import OMNIGLOT, needs_omniglot
+from shared_data import OMNIGLOT, needs_omniglot
 from paramembed.config import InputSpec
 from paramembed.data.episodes import TaskSampler
 from paramembed.data.folders import FolderDataset

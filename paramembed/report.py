@@ -137,6 +137,25 @@ def render_markdown(results: dict) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+# The sim-to-real targets for the default model: (benchmark, ways, shots, floor in %).
+TARGETS = [("procedural", 20, 1, 95.0), ("omniglot", 20, 1, 85.0), ("omniglot-within", 20, 1, 75.0)]
+
+
+def render_targets(results: dict, model: str = "hyper") -> str:
+    """One line per target: the default model's figure and whether it meets the target."""
+    lines = []
+    for key, ways, shots, floor in TARGETS:
+        cells = results.get(key, {}).get(model)
+        cell = next((c for c in cells or [] if (c["ways"], c["shots"]) == (ways, shots)), None)
+        if cell is None:
+            continue
+        value = 100 * cell["mean"]
+        verdict = "met" if value >= floor else f"**not met** ({floor - value:.1f} points short)"
+        title = next(b.title for b in GLYPH_BENCHMARKS if b.key == key)
+        lines.append(f"- {title}, {ways}-way {shots}-shot: {value:.1f}% against a target of {floor:.0f}%: {verdict}")
+    return ("Targets for the default model (`" + model + "`):\n\n" + "\n".join(lines) + "\n\n") if lines else ""
+
+
 def write_readme(results: dict) -> None:
     text = README.read_text()
     start, end = "<!-- results:start -->", "<!-- results:end -->"
@@ -144,7 +163,7 @@ def write_readme(results: dict) -> None:
         raise ParamembedError(f"README.md has no {start} ... {end} markers")
     before, rest = text.split(start, 1)
     _, after = rest.split(end, 1)
-    README.write_text(f"{before}{start}\n{render_markdown(results)}{end}{after}")
+    README.write_text(f"{before}{start}\n{render_targets(results)}{render_markdown(results)}{end}{after}")
 
 
 def _report(args: argparse.Namespace) -> None:

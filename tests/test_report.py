@@ -32,3 +32,11 @@ def test_results_merge_across_model_files(tmp_path, monkeypatch):
     (tmp_path / "a.json").write_text('{"procedural": {"a": []}}')
     (tmp_path / "b.json").write_text('{"procedural": {"b": []}, "omniglot": {"b": []}}')
     assert report.read_results() == {"procedural": {"a": [], "b": []}, "omniglot": {"b": []}}
+
+
+def test_targets_say_met_or_how_far_short():
+    results = {"procedural": {"hyper": cells(0.96)}, "omniglot-within": {"hyper": cells(0.70)}}
+    text = report.render_targets(results)
+    assert "96.0% against a target of 95%: met" in text
+    assert "70.0% against a target of 75%: **not met** (5.0 points short)" in text
+    assert "random classes" not in text  # no figure, no line

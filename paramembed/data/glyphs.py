@@ -12,11 +12,12 @@ Rendering draws the strokes with Pillow at 4x and box-filters down (anti-aliased
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from paramembed.data.cache import LRU, to_uint8
 
 PRIMITIVE_KINDS = ("line", "corner", "curve", "arc", "loop", "zigzag", "hook", "wave", "dot")
 RELATIONS = ("join", "attach", "cross", "free")
@@ -241,10 +242,9 @@ class GlyphAlphabets:
         self.style = style or GlyphStyle()
         self._offset, end = SPLITS[split]
         self.num_groups = end - self._offset
-        self._alphabets: OrderedDict[int, Alphabet] = OrderedDict()
-        self._characters: OrderedDict[tuple[int, int], tuple[Stroke, ...]] = OrderedDict()
-        self._images: OrderedDict[tuple[int, int, int], np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
+        self._alphabets = LRU(20_000)
+        self._characters = LRU(50_000)
+        self._images = LRU(cache_size)  # (group, class, drawing) -> 8-bit drawing
 
     @property
     def channels(self) -> int:
@@ -255,13 +255,7 @@ class GlyphAlphabets:
         return self.style.image_size
 
     def alphabet(self, group: int) -> Alphabet:
-        a = self._alphabets.get(group)
-        if a is None:
-            a = make_alphabet(self.style, self._offset + group)
-            self._alphabets[group] = a
-            if len(self._alphabets) > 20_000:
-                self._alphabets.popitem(last=False)
-        return a
+        return self._alphabets.get_or_make(group, lambda: make_alphabet(self.style, self._offset + group))
 
     def num_classes(self, group: int) -> int:
         return self.alphabet(group).num_characters
@@ -276,31 +270,21 @@ class GlyphAlphabets:
         return f"{self.group_name(group)}/char-{cls:02d}"
 
     def character(self, group: int, cls: int) -> tuple[Stroke, ...]:
-        key = (group, cls)
-        c = self._characters.get(key)
-        if c is None:
-            c = make_character(self.style, self.alphabet(group), self._offset + group, cls)
-            self._characters[key] = c
-            if len(self._characters) > 50_000:
-                self._characters.popitem(last=False)
-        return c
+        return self._characters.get_or_make(
+            (group, cls), lambda: make_character(self.style, self.alphabet(group), self._offset + group, cls)
+        )
 
     def render(self, group: int, cls: int, drawing: int, size: int | None = None) -> np.ndarray:
         """(size, size) float32 drawing; cached at the split's own size."""
         size = size or self.style.image_size
-        key = (group, cls, drawing)
-        if size == self.style.image_size and key in self._images:
-            self._images.move_to_end(key)
-            return self._images[key].astype(np.float32) / 255.0
-        polylines = drawing_polylines(
-            self.style, self.character(group, cls), (self.style.seed, self._offset + group, cls + 1, drawing + 1, 2), size
-        )
-        img = render_polylines(polylines, size)
-        if size == self.style.image_size:
-            self._images[key] = (img * 255.0 + 0.5).astype(np.uint8)
-            if len(self._images) > self._cache_size:
-                self._images.popitem(last=False)
-        return img
+
+        def draw() -> np.ndarray:
+            key = (self.style.seed, self._offset + group, cls + 1, drawing + 1, 2)
+            return render_polylines(drawing_polylines(self.style, self.character(group, cls), key, size), size)
+
+        if size != self.style.image_size:
+            return draw()
+        return self._images.get_or_make((group, cls, drawing), lambda: to_uint8(draw())).astype(np.float32) / 255.0
 
     def images(self, keys: list[tuple[int, int, int]]) -> np.ndarray:
         """(B, 1, S, S) float32 for a list of (group, class, drawing)."""

@@ -19,11 +19,11 @@ any size without supersampling. Everything is deterministic from (seed, world, c
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
+from paramembed.data.cache import LRU, to_uint8
 from paramembed.data.glyphs import SPLITS
 
 TEXTURES = ("flat", "stripes", "checks", "rings", "noise")
@@ -270,10 +270,9 @@ class ProceduralPhotos:
         self.style = style or PhotoStyle(image_size=image_size)
         self._offset, end = SPLITS[split]
         self.num_groups = end - self._offset
-        self._worlds: OrderedDict[int, World] = OrderedDict()
-        self._classes: OrderedDict[tuple[int, int], PhotoClass] = OrderedDict()
-        self._images: OrderedDict[tuple[int, int, int], np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
+        self._worlds = LRU(20_000)
+        self._classes = LRU(20_000)
+        self._images = LRU(cache_size)  # (group, class, drawing) -> 8-bit drawing
 
     @property
     def channels(self) -> int:
@@ -284,13 +283,7 @@ class ProceduralPhotos:
         return self.style.image_size
 
     def world(self, group: int) -> World:
-        w = self._worlds.get(group)
-        if w is None:
-            w = make_world(self.style, self._offset + group)
-            self._worlds[group] = w
-            if len(self._worlds) > 20_000:
-                self._worlds.popitem(last=False)
-        return w
+        return self._worlds.get_or_make(group, lambda: make_world(self.style, self._offset + group))
 
     def num_classes(self, group: int) -> int:
         return self.world(group).num_classes
@@ -305,29 +298,19 @@ class ProceduralPhotos:
         return f"{self.group_name(group)}/object-{cls:02d}"
 
     def photo_class(self, group: int, cls: int) -> PhotoClass:
-        key = (group, cls)
-        c = self._classes.get(key)
-        if c is None:
-            c = make_class(self.style, self.world(group), self._offset + group, cls)
-            self._classes[key] = c
-            if len(self._classes) > 20_000:
-                self._classes.popitem(last=False)
-        return c
+        return self._classes.get_or_make((group, cls), lambda: make_class(self.style, self.world(group), self._offset + group, cls))
 
     def render(self, group: int, cls: int, drawing: int, size: int | None = None) -> np.ndarray:
         """(3, size, size) float32 drawing; cached (8-bit) at the split's own size."""
         size = size or self.style.image_size
-        key = (group, cls, drawing)
-        if size == self.style.image_size and key in self._images:
-            self._images.move_to_end(key)
-            return self._images[key].astype(np.float32) / 255.0
-        img = render_drawing(self.style, self.photo_class(group, cls), (self.style.seed, self._offset + group, cls + 1, drawing + 1, 2), size)
-        if size == self.style.image_size:
-            self._images[key] = (img * 255.0 + 0.5).astype(np.uint8)
-            if len(self._images) > self._cache_size:
-                self._images.popitem(last=False)
-            return self._images[key].astype(np.float32) / 255.0
-        return img
+
+        def draw() -> np.ndarray:
+            key = (self.style.seed, self._offset + group, cls + 1, drawing + 1, 2)
+            return render_drawing(self.style, self.photo_class(group, cls), key, size)
+
+        if size != self.style.image_size:
+            return draw()
+        return self._images.get_or_make((group, cls, drawing), lambda: to_uint8(draw())).astype(np.float32) / 255.0
 
     def images(self, keys: list[tuple[int, int, int]]) -> np.ndarray:
         """(B, 3, S, S) float32 for a list of (group, class, drawing)."""

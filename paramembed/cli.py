@@ -17,12 +17,16 @@ PRETRAINED_NAME = "imagenet-resnet18"  # paramembed.models.pretrained.PRETRAINED
 
 def _train(args: argparse.Namespace) -> None:
     from paramembed.config import load_train_config
+    from paramembed.pretraining import pretrain
     from paramembed.training import train
 
     config = load_train_config(args.config, args.set)
     if args.name:
         config.name = args.name
-    run_dir = train(config, resume=not args.fresh, progress=not args.quiet)
+    if config.stage not in ("pretrain", "meta"):
+        raise ParamembedError(f"stage should be 'pretrain' or 'meta', got {config.stage!r}")
+    run = pretrain if config.stage == "pretrain" else train
+    run_dir = run(config, resume=not args.fresh, progress=not args.quiet)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one line from rank 0 only
         print(f"saved {run_dir}")
 

@@ -52,7 +52,21 @@ class TrainConfig:
 
     name: str = "run"
     model: ModelConfig = field(default_factory=ModelConfig)
+    # "meta": episodic meta-training of the generator (stage 2); "pretrain": supervised training of
+    # the backbone with a cosine classifier over every training class (stage 1, Chen et al. 2019).
+    stage: str = "meta"
+    init_from: str = ""  # a model folder whose backbone (and scale) this run starts from
     data: str = "procedural"  # "procedural", "procedural-photo", or a folder / .tar.gz in ImageFolder or Omniglot layout
+    # Whole alphabets (Omniglot layout) or whole classes (ImageFolder) of `data` kept out of training
+    # for validation. Empty: every fifth class of each alphabet is held out.
+    holdout: list[str] = field(default_factory=list)
+    mix_data: str = ""  # a second task source (e.g. "procedural"), drawn for a `mix_weight` fraction of steps
+    mix_weight: float = 0.0
+    rotations: bool = False  # each class rotated by 90/180/270 degrees is a new class (Omniglot practice)
+    augment: str = "none"  # "none" | "glyph" (small affine jitter) | "photo" (resized crop, flip, colour jitter)
+    backbone_lr_scale: float = 1.0  # the backbone's learning rate relative to `lr` (below 1 keeps pre-trained features)
+    batch_size: int = 256  # pretrain: images per step
+    epochs: float = 10.0  # pretrain: passes over the training images (rotated copies included)
     ways: list[int] = field(default_factory=lambda: [5, 20])  # [n] fixed, or [low, high] drawn per batch
     shots: list[int] = field(default_factory=lambda: [1, 5])
     queries: int = 5

@@ -26,8 +26,10 @@ from tqdm import tqdm
 
 from paramembed.checkpoint import read_model_config, save_model
 from paramembed.config import TrainConfig, to_dict
+from paramembed.data.augment import AUGMENTATIONS, augment
 from paramembed.data.episodes import TaskBatch, TaskSampler
-from paramembed.data.registry import get_dataset
+from paramembed.data.sources import task_sampler, training_data
+from paramembed.logs import append_metrics, truncate_metrics
 from paramembed.device import pick_device
 from paramembed.errors import ParamembedError
 from paramembed.evaluation import evaluate
@@ -48,10 +50,35 @@ class TaskStream(IterableDataset):
         info = torch.utils.data.get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
         c = self.config
-        dataset = get_dataset(c.data, "train", c.model.input, min_images=max(c.shots) + c.queries)
-        sampler = TaskSampler(dataset, queries=c.queries, within_alphabet=c.within_alphabet, seed=c.seed)
+        sampler = task_sampler(c)
         start = (self.first_step + worker) * self.world + self.rank
         yield from sampler.batches(c.tasks_per_batch, tuple(c.ways), tuple(c.shots), start=start, stride=workers * self.world)
+
+
+def init_backbone(model: FewShotModel, folder: str | Path) -> None:
+    """Copy the backbone and the classifier scale of the model in `folder` into `model`.
+
+    Stage 2 starts here from stage 1's pre-trained backbone. Batch-norm running statistics are
+    skipped when `model` keeps none (MAML's backbone normalises with batch statistics).
+    """
+    from safetensors.torch import load_file
+
+    source_config, _ = read_model_config(Path(folder))
+    mine = model.config
+    for field_name in ("backbone", "width"):
+        if getattr(source_config, field_name) != getattr(mine, field_name):
+            raise ParamembedError(f"init_from {folder}: its {field_name} is {getattr(source_config, field_name)!r}, "
+                                  f"this run's is {getattr(mine, field_name)!r}")
+    if (source_config.input.channels, source_config.input.image_size) != (mine.input.channels, mine.input.image_size):
+        raise ParamembedError(f"init_from {folder}: it reads {source_config.input.channels}x{source_config.input.image_size} "
+                              f"inputs, this run {mine.input.channels}x{mine.input.image_size}")
+    state = load_file(str(Path(folder) / "model.safetensors"))
+    own = model.state_dict()
+    wanted = {k: v for k, v in state.items() if (k.startswith("backbone.") or k == "log_scale") and k in own}
+    missing = [k for k in own if k.startswith("backbone.") and k not in wanted]
+    if missing:
+        raise ParamembedError(f"init_from {folder}: backbone tensors missing: {', '.join(missing[:3])}")
+    model.load_state_dict(wanted, strict=False)
 
 
 def learning_rate(config: TrainConfig, episodes: int) -> float:
@@ -63,12 +90,19 @@ def learning_rate(config: TrainConfig, episodes: int) -> float:
 
 
 def make_optimiser(model: FewShotModel, config: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW with weight decay on matrices and kernels only (not on biases, norms or the scale)."""
-    decay = [p for n, p in model.named_parameters() if p.dim() > 1]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() <= 1]
-    return torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=config.lr
-    )
+    """AdamW with weight decay on matrices and kernels only (not on biases, norms or the scale).
+
+    Each group carries an `lr_scale`: the backbone's is `config.backbone_lr_scale`.
+    """
+    groups = []
+    for in_backbone in (True, False):
+        named = [(n, p) for n, p in model.named_parameters() if n.startswith("backbone.") == in_backbone]
+        scale = config.backbone_lr_scale if in_backbone else 1.0
+        for decay in (True, False):
+            params = [p for _, p in named if (p.dim() > 1) == decay]
+            if params:
+                groups.append({"params": params, "weight_decay": config.weight_decay if decay else 0.0, "lr_scale": scale})
+    return torch.optim.AdamW(groups, lr=config.lr)
 
 
 def training_step(forward, model: FewShotModel, optimiser: torch.optim.Optimizer, batch: TaskBatch, use_amp: bool):
@@ -90,6 +124,14 @@ def training_step(forward, model: FewShotModel, optimiser: torch.optim.Optimizer
     return loss, logits
 
 
+def augment_batch(batch: TaskBatch, kind: str) -> TaskBatch:
+    """The same batch with every support and query image augmented on its own."""
+    T, S = batch.support.shape[:2]
+    images = augment(torch.cat([batch.support.flatten(0, 1), batch.query.flatten(0, 1)]), kind)
+    support, query = images[: T * S].unflatten(0, (T, S)), images[T * S :].unflatten(0, (T, -1))
+    return TaskBatch(support, batch.support_labels, query, batch.query_labels, batch.ways, batch.shots)
+
+
 def check_config(config: TrainConfig) -> None:
     c = config
     if len(c.ways) not in (1, 2) or len(c.shots) not in (1, 2):
@@ -100,11 +142,10 @@ def check_config(config: TrainConfig) -> None:
         raise ParamembedError("shots, queries, tasks_per_batch and episodes must be at least 1")
     if c.model.generator not in ("hyper", "latent", "proto", "maml"):
         raise ParamembedError(f"unknown generator {c.model.generator!r}; known: hyper, latent, proto, maml")
-
-
-def _append_metrics(path: Path, record: dict) -> None:
-    with path.open("a") as f:
-        f.write(json.dumps(record) + "\n")
+    if c.augment not in AUGMENTATIONS:
+        raise ParamembedError(f"unknown augment {c.augment!r}; known: {', '.join(AUGMENTATIONS)}")
+    if not 0.0 <= c.mix_weight <= 1.0:
+        raise ParamembedError(f"mix_weight must be in [0, 1], got {c.mix_weight}")
 
 
 def _distributed(device: torch.device) -> tuple[int, int]:
@@ -129,13 +170,16 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
     is_main = rank == 0
 
     # ============ data ============
-    val_data = get_dataset(config.data, "validation", config.model.input, min_images=config.val_shots + 5)
+    val_data = training_data(config, "validation")
     TaskSampler(val_data, queries=5).check(config.val_ways, config.val_shots)
-    train_data = get_dataset(config.data, "train", config.model.input, min_images=max(config.shots) + config.queries)
+    train_data = training_data(config)
     TaskSampler(train_data, queries=config.queries).check(max(config.ways), max(config.shots))
 
     # ============ model ============
-    model = FewShotModel(config.model).to(device)
+    model = FewShotModel(config.model)
+    if config.init_from and not (resume and (run_dir / STATE).exists()):
+        init_backbone(model, config.init_from)
+    model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     net: torch.nn.Module = model
@@ -151,7 +195,7 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
     step = 0
     state_path = run_dir / STATE
     if resume and state_path.exists():
-        state = torch.load(state_path, map_location="cpu", weights_only=False)
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
         saved_config, _ = read_model_config(run_dir)
         if saved_config != config.model:
             raise ParamembedError(f"{run_dir} holds a run of another model config; use --fresh or another --name")
@@ -161,6 +205,7 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
         optimiser.load_state_dict(state["optimiser"])
         step = state["step"]
         torch.set_rng_state(state["torch_rng"])
+        truncate_metrics(run_dir / METRICS, step)
     elif is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / METRICS).unlink(missing_ok=True)
@@ -181,7 +226,7 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
             return
         result = evaluate(model, val_data, config.val_ways, config.val_shots, queries=5, episodes=config.val_episodes, seed=12345)
         model.train()
-        _append_metrics(
+        append_metrics(
             run_dir / METRICS,
             {"episodes": step * per_step, "step": step, "split": "validation", "accuracy": result.mean,
              "ci95": result.ci95, "ways": config.val_ways, "shots": config.val_shots, "time": time.time()},
@@ -202,7 +247,9 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
         window["data_wait"] += time.perf_counter() - wait_start
         lr = learning_rate(config, step * per_step)
         for group in optimiser.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group["lr_scale"]
+        if config.augment != "none":
+            batch = augment_batch(batch, config.augment)
         loss, logits = training_step(forward, model, optimiser, batch, use_amp)
         step += 1
         bar.update(1)
@@ -219,7 +266,7 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
                 "episodes_per_s": n * per_step / elapsed, "images_per_s": window["images"] * world / elapsed,
                 "data_wait_fraction": window["data_wait"] / elapsed, "time": time.time(),
             }
-            _append_metrics(run_dir / METRICS, record)
+            append_metrics(run_dir / METRICS, record)
             bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['accuracy']:.3f}")
             window = {"loss": 0.0, "accuracy": 0.0, "n": 0, "images": 0, "data_wait": 0.0}
             tick = time.perf_counter()

@@ -209,8 +209,40 @@ class TaskSampler:
         """
         batch = start
         while True:
-            rng = np.random.default_rng([self.seed, 1_000_003, batch])
-            n = int(rng.integers(ways[0], ways[-1] + 1))
-            k = int(rng.integers(shots[0], shots[-1] + 1))
-            yield stack_tasks([self.sample(batch * tasks_per_batch + i, n, k) for i in range(tasks_per_batch)])
+            yield self.batch_at(batch, tasks_per_batch, ways, shots)
+            batch += stride
+
+    def batch_at(self, batch: int, tasks_per_batch: int, ways: tuple[int, int], shots: tuple[int, int]) -> TaskBatch:
+        """Batch number `batch` of this seed: ways and shots drawn from the inclusive ranges."""
+        rng = np.random.default_rng([self.seed, 1_000_003, batch])
+        n = int(rng.integers(ways[0], ways[-1] + 1))
+        k = int(rng.integers(shots[0], shots[-1] + 1))
+        return stack_tasks([self.sample(batch * tasks_per_batch + i, n, k) for i in range(tasks_per_batch)])
+
+
+class MixtureSampler:
+    """Batches from several `TaskSampler`s: batch b comes from source i with probability weights[i].
+
+    Which source serves a batch is a pure function of (seed, b), so ranks and workers that split
+    the batch numbers between them still see the stated mixture. Whole batches come from one
+    source because tasks of one batch are stacked into one tensor.
+    """
+
+    def __init__(self, samplers: list[TaskSampler], weights: list[float], seed: int = 0):
+        if len(samplers) != len(weights) or not samplers:
+            raise ParamembedError("a mixture needs one weight per source")
+        total = float(sum(weights))
+        if total <= 0 or min(weights) < 0:
+            raise ParamembedError(f"mixture weights must be non-negative and not all zero, got {weights}")
+        self.samplers, self.seed = samplers, seed
+        self.cumulative = np.cumsum(np.asarray(weights, dtype=np.float64) / total)
+
+    def source_of(self, batch: int) -> int:
+        draw = np.random.default_rng([self.seed, 2_000_003, batch]).random()
+        return int(min(np.searchsorted(self.cumulative, draw, side="right"), len(self.samplers) - 1))
+
+    def batches(self, tasks_per_batch: int, ways: tuple[int, int], shots: tuple[int, int], start: int = 0, stride: int = 1):
+        batch = start
+        while True:
+            yield self.samplers[self.source_of(batch)].batch_at(batch, tasks_per_batch, ways, shots)
             batch += stride

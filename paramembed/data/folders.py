@@ -24,6 +24,9 @@ from paramembed.data.preprocess import IMAGE_SUFFIXES, image_to_tensor, open_ima
 from paramembed.errors import ParamembedError
 
 
+SPLIT_FOLDERS = {"train", "val", "valid", "validation", "test"}
+
+
 def cache_root() -> Path:
     return Path(os.environ.get("PARAMEMBED_CACHE", Path.home() / ".cache" / "paramembed"))
 
@@ -70,6 +73,14 @@ def discover_layout(root: Path) -> list[tuple[str, list[tuple[str, list[Path]]]]
     dirs = _subdirs(root)
     if not dirs:
         raise ParamembedError(f"{root}: no class folders found (expected <class>/<image> or <alphabet>/<character>/<image>)")
+    if {d.name for d in dirs} <= SPLIT_FOLDERS and all(_subdirs(d) for d in dirs):
+        # root/{train,val}/<class>/<image> (Tiny-ImageNet, many ImageFolder exports): one class
+        # per name, its images from every split folder, so a class is never split in two.
+        merged: dict[str, list[Path]] = {}
+        for split in dirs:
+            for c in _subdirs(split):
+                merged.setdefault(c.name, []).extend(_image_files(c))
+        return [(root.name, sorted(merged.items()))]
     omniglot = all(_subdirs(d) and not _image_files(d) for d in dirs)
     if omniglot:
         return [(d.name, [(c.name, _image_files(c)) for c in _subdirs(d)]) for d in dirs]
@@ -153,6 +164,10 @@ class FolderDataset:
 
     def class_name(self, group: int, cls: int) -> str:
         return f"{self._groups[group]}/{self._classes[group][cls]}" if self.num_groups > 1 else self._classes[group][cls]
+
+    def rows(self, group: int, cls: int) -> range:
+        """Rows of `data` that hold class `cls` of `group`."""
+        return range(self._offsets[group][cls], self._offsets[group][cls + 1])
 
     def images(self, keys: list[tuple[int, int, int]]) -> np.ndarray:
         """(B, C, S, S) float32 in [0, 1] for a list of (group, class, drawing)."""

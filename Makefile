@@ -26,8 +26,10 @@ test-fast: $(STAMP)
 e2e: $(STAMP)
 	$(VENV)/bin/python -m pytest tests/e2e -m e2e
 
+# Retrain every shipped model from the real datasets in DATA (see scripts/train_models.sh).
+DATA ?= ../shared/data
 models: $(STAMP)
-	bash scripts/train_models.sh
+	DATA=$(DATA) bash scripts/train_models.sh
 
 report: $(STAMP)
 	$(VENV)/bin/python -m paramembed report --write-readme

@@ -1,0 +1,69 @@
+"""The method table: every way paramembed turns a support set into a classifier, stated once.
+
+Everything that lists methods or branches on what a method needs (the model, training,
+evaluation, the CLI, the benchmark, the app) reads this table instead of restating it.
+
+    name      how it adapts                                   own model?  batched?  autograd?
+    hyper     generator network, one forward pass              yes         yes       no
+    latent    LEO-style generator (+ optional code steps)      yes         yes       if steps > 0
+    proto     class means as weights (imprinting)              any         yes       no
+    maml      gradient steps on the whole network              yes         no        yes
+    finetune  a linear head trained on frozen features         any         no        yes
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from paramembed.config import ModelConfig
+from paramembed.errors import ParamembedError
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    kind: str  # "generator": one forward pass; "gradient": optimisation steps per task
+    any_backbone: bool  # works on any model's backbone (else needs a model trained with this method)
+    batchable: bool  # many tasks adapt in one backbone pass (`FewShotModel.adapt_tasks`)
+    trainable: bool  # a valid `ModelConfig.generator` to meta-train
+    adapts_backbone: bool  # the backbone itself changes per task, so features cannot be cached
+    summary: str  # one line for people (the app's method picker, the CLI's help)
+
+    def needs_grad(self, config: ModelConfig) -> bool:
+        """Whether adapting needs autograd (else it runs under `torch.inference_mode`)."""
+        if self.kind == "gradient":
+            return True
+        return self.name == "latent" and config.latent_steps > 0
+
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("hyper", "generator", False, True, True, False,
+               "parameter generation network: an MLP decodes each class's embedding into its weights"),
+        Method("latent", "generator", False, True, True, False,
+               "LEO-style: codes that see the whole task are decoded into weights"),
+        Method("proto", "generator", True, True, True, False,
+               "imprinting: each class's weight is the mean of its support features"),
+        Method("maml", "gradient", False, False, True, True,
+               "MAML baseline: the whole network takes gradient steps on the support set"),
+        Method("finetune", "gradient", True, False, False, False,
+               "baseline: a linear head trained for 100 steps on frozen features"),
+    )
+}
+METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
+TRAINABLE: tuple[str, ...] = tuple(n for n, m in METHODS.items() if m.trainable)
+
+
+def get_method(name: str) -> Method:
+    if name not in METHODS:
+        raise ParamembedError(f"unknown method {name!r}; known methods: {', '.join(METHODS)}")
+    return METHODS[name]
+
+
+def check_method_for(model_method: str, name: str) -> Method:
+    """The method `name`, refused with a clear message when this model cannot run it."""
+    method = get_method(name)
+    if not method.any_backbone and name != model_method:
+        raise ParamembedError(f"method {name!r} needs a {name} model; this model is {model_method!r}")
+    return method

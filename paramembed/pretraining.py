@@ -83,7 +83,7 @@ def pretrain(config: TrainConfig, resume: bool = True, progress: bool = True) ->
     run_dir = Path(config.out_dir) / config.name
 
     # ============ data ============
-    images, labels, classes = labelled_images(training_data(_unrotated(config)))
+    images, labels, classes = labelled_images(training_data(_unrotated(config), min_images=1))
     turns = 4 if config.rotations else 1
     samples = len(images) * turns
     val_data = training_data(config, "validation")

@@ -7,9 +7,12 @@ from paramembed.data.episodes import MixtureSampler, TaskSampler
 from paramembed.data.registry import get_dataset
 
 
-def training_data(config: TrainConfig, split: str = "train"):
-    """The run's `data` for `split`: held-out classes applied; rotated classes for training only."""
-    need = max(config.shots) + config.queries if split == "train" else config.val_shots + 5
+def training_data(config: TrainConfig, split: str = "train", min_images: int | None = None):
+    """The run's `data` for `split`: held-out classes applied; rotated classes for training only.
+
+    Classes with fewer than `min_images` images are left out (default: what one task needs).
+    """
+    need = min_images or (max(config.shots) + config.queries if split == "train" else config.val_shots + 5)
     return get_dataset(config.data, split, config.model.input, min_images=need, holdout=config.holdout,
                        rotations=config.rotations and split == "train")
 

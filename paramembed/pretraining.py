@@ -84,6 +84,9 @@ def pretrain(config: TrainConfig, resume: bool = True, progress: bool = True) ->
 
     # ============ data ============
     images, labels, classes = labelled_images(training_data(_unrotated(config), min_images=1))
+    # The whole set fits in accelerator memory as uint8: batches are then indexed, rotated and
+    # augmented where they are used, with no host-to-device copy per step.
+    images, labels = images.to(device), labels.to(device)
     turns = 4 if config.rotations else 1
     samples = len(images) * turns
     val_data = training_data(config, "validation")
@@ -151,13 +154,13 @@ def pretrain(config: TrainConfig, resume: bool = True, progress: bool = True) ->
         if order is None or order[0] != epoch:
             g = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
             order = (epoch, torch.randperm(samples, generator=g))
-        picked = order[1][offset : offset + config.batch_size]
+        picked = order[1][offset : offset + config.batch_size].to(device)
         index, turn = picked % len(images), picked // len(images)
         x = images[index].float().div_(255.0)
         if turns > 1:
             x = rotate_by(x, turn)
-        x = augment(x, config.augment).to(device).contiguous(memory_format=torch.channels_last)
-        y = (labels[index] * turns + turn).to(device)
+        x = augment(x, config.augment).contiguous(memory_format=torch.channels_last)
+        y = labels[index] * turns + turn
         window["wait"] += time.perf_counter() - wait
         lr = step_lr(config, step, total_steps)
         for group in optimiser.param_groups:

@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Reproduce the shipped models from the real training data, then copy weights + config + training
-# log into assets/models/<name>/. Every run resumes from its last checkpoint when interrupted.
+# log into assets/models/<name>/ (and each backbone's config + log into assets/backbones/<name>/).
+# Every run resumes from its last checkpoint when interrupted.
 #
 #   stage 1 (pre-training):  glyph-backbone (Omniglot)      photo-backbone (Tiny-ImageNet)
 #   stage 2 (meta-training): hyper latent proto maml        photo
 #   procedural only:         hyper-sim
 #
-# Two queues run side by side with one thread each: on 2 cores that beats one queue of 2 threads.
-# Usage: DATA=../shared/data bash scripts/train_models.sh [name ...]   (default: all of the above)
+# Stage 1 runs the needed backbones side by side, then stage 2 runs JOBS models at a time, each
+# with one thread (on 2 cores two one-thread jobs beat one two-thread job).
+# Usage: DATA=../shared/data bash scripts/train_models.sh [name ...]   (default: the five above)
+#   JOBS=2          models trained at once in stage 2
+#   SET="k=v ..."   extra config overrides for every run (e.g. "num_workers=2" on a GPU machine)
+#   STAGE1_LIMIT=s  stop stage 1 after s seconds and meta-train from its last checkpoint
+#   STAGE2_LIMIT=s  stop each stage-2 run after s seconds (rerun the script to resume it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 DATA=${DATA:-../shared/data}
+JOBS=${JOBS:-2}
 OMNIGLOT=$DATA/omniglot_background.tar.gz
 PHOTOS=$DATA/tiny_imagenet32_150.tar.gz
 
@@ -26,6 +33,14 @@ source_of() {  # the dataset file a config trains on (procedural configs need no
   esac
 }
 
+backbone_of() {
+  case $1 in
+    hyper-sim) echo "" ;;
+    photo) echo photo-backbone ;;
+    *) echo glyph-backbone ;;
+  esac
+}
+
 for n in "${names[@]}"; do
   [[ -f configs/$n.yaml ]] || { echo "no config configs/$n.yaml" >&2; exit 2; }
   src=$(source_of "$n")
@@ -35,48 +50,44 @@ for n in "${names[@]}"; do
   fi
 done
 
-train_one() {
-  local name=$1 src
+train_one() {  # name [timeout seconds]
+  local name=$1 limit=${2:-0} src start
   src=$(source_of "$name")
-  local start=$(date +%s)
+  start=$(date +%s)
   local args=(train --config "configs/$name.yaml" --quiet)
   [[ -n $src ]] && args+=(--set "data=$src")
-  OMP_NUM_THREADS=1 $PY -c "import sys, torch; torch.set_num_threads(1); from paramembed.cli import main; raise SystemExit(main(sys.argv[1:]))" "${args[@]}"
-  echo "$name trained in $(( ($(date +%s) - start) / 60 )) min"
+  for kv in ${SET:-}; do args+=(--set "$kv"); done
+  OMP_NUM_THREADS=1 timeout "$limit" $PY -c "import sys, torch; torch.set_num_threads(1); from paramembed.cli import main; raise SystemExit(main(sys.argv[1:]))" "${args[@]}" \
+    > "runs/$name.log" 2>&1 || echo "$name stopped early (status $?): see runs/$name.log"
+  echo "$name: $(( ($(date +%s) - start) / 60 )) min"
 }
 
-ship() {
-  mkdir -p "assets/models/$1"
-  cp "runs/$1/model.safetensors" "runs/$1/config.json" "runs/$1/metrics.jsonl" "assets/models/$1/"
-}
-
-backbone_of() {
-  case $1 in
-    hyper-sim) echo "" ;;
-    photo) echo photo-backbone ;;
-    *) echo glyph-backbone ;;
-  esac
-}
-
-queue() {
-  for n in "$@"; do
-    local b
-    b=$(backbone_of "$n")
-    # Stage 1 once per backbone: a finished run resumes at its end and returns at once.
-    if [[ -n $b ]] && ! grep -q '"finished": true' "runs/$b/config.json" 2>/dev/null; then train_one "$b"; fi
-    train_one "$n"
-    ship "$n"
+ship() {  # name destination
+  mkdir -p "$2/$1"
+  for f in model.safetensors config.json metrics.jsonl; do
+    [[ $2 == assets/backbones && $f == model.safetensors ]] || cp "runs/$1/$f" "$2/$1/"
   done
 }
 
-glyphs=() photos=()
+mkdir -p runs
+# Stage 1, once per backbone: a finished run resumes at its end and returns at once.
+backbones=()
 for n in "${names[@]}"; do
-  case $n in photo) photos+=("$n") ;; *) glyphs+=("$n") ;; esac
+  b=$(backbone_of "$n")
+  [[ -n $b && ! " ${backbones[*]:-} " =~ " $b " ]] && backbones+=("$b")
 done
-if [[ ${#glyphs[@]} -gt 0 && ${#photos[@]} -gt 0 ]]; then
-  queue "${glyphs[@]}" &
-  queue "${photos[@]}" &
-  wait
-else
-  queue "${glyphs[@]}" "${photos[@]}"
-fi
+for b in "${backbones[@]:-}"; do
+  [[ -n $b ]] || continue
+  grep -q '"finished": true' "runs/$b/config.json" 2>/dev/null || train_one "$b" "${STAGE1_LIMIT:-0}" &
+done
+wait
+for b in "${backbones[@]:-}"; do [[ -n $b ]] && ship "$b" assets/backbones; done
+
+# Stage 2: JOBS at a time.
+running=0
+for n in "${names[@]}"; do
+  (train_one "$n" "${STAGE2_LIMIT:-0}"; if grep -q '"finished": true' "runs/$n/config.json" 2>/dev/null; then ship "$n" assets/models; fi) &
+  running=$((running + 1))
+  if (( running >= JOBS )); then wait -n; running=$((running - 1)); fi
+done
+wait

@@ -202,25 +202,31 @@ def wall_minutes(records: list[dict]) -> float:
     return (sum(gaps) + sum(gaps) / len(gaps)) / 60.0
 
 
+def _duration(minutes: float) -> str:
+    return f"{minutes * 60:.0f} s" if minutes < 2 else f"{minutes:.0f} min"
+
+
 def render_training_table() -> str:
-    """Per shipped model: recipe, stage-1 and stage-2 budget and wall time, from the shipped logs."""
+    """Per shipped model: recipe, stage-1 and stage-2 budget, wall time and hardware, from the shipped logs."""
     from paramembed.runs import read_metrics
 
-    lines = ["| model | recipe | stage 1 (pre-training) | stage 2 (meta-training) | total wall time |", "|---|---|---|---|---|"]
+    lines = ["| model | recipe | stage 1 (pre-training) | stage 2 (meta-training) | total wall time | trained on |",
+             "|---|---|---|---|---|---|"]
     for name in list_models():
         payload = json.loads((ASSETS / name / "config.json").read_text())
         train = payload.get("train", {})
         meta_min = wall_minutes(read_metrics(ASSETS / name / "metrics.jsonl"))
-        stage2 = f"{payload.get('episodes', '?'):,} episodes, {meta_min:.0f} min"
+        stage2 = f"{payload.get('episodes', '?'):,} episodes, {_duration(meta_min)}"
         backbone = Path(train.get("init_from", "")).name
         stage1 = "none (procedural data only)" if train.get("data", "").startswith("procedural") else "none"
         total = meta_min
         if backbone and (BACKBONES / backbone / "config.json").exists():
             b = json.loads((BACKBONES / backbone / "config.json").read_text())
             pre_min = wall_minutes(read_metrics(BACKBONES / backbone / "metrics.jsonl"))
-            stage1 = f"`{backbone}`: {b.get('epochs', 0):.0f} epochs, {pre_min:.0f} min"
+            stage1 = f"`{backbone}`: {b.get('epochs', 0):.0f} epochs, {_duration(pre_min)}"
             total += pre_min
-        lines.append(f"| `{name}` | `configs/{name}.yaml` | {stage1} | {stage2} | {total:.0f} min |")
+        hardware = payload.get("hardware", "not recorded")
+        lines.append(f"| `{name}` | `configs/{name}.yaml` | {stage1} | {stage2} | {_duration(total)} | {hardware} |")
     return "\n".join(lines) + "\n"
 
 

@@ -56,7 +56,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         print(json.dumps([r.as_dict() for r in results], indent=2))
         return
     print(f"model {args.model or 'default'} on {args.data} ({args.split}), {args.episodes} episodes, {args.queries} queries per class"
-          + (", within-alphabet" if args.within_alphabet else ""))
+          + (f", within-alphabet tasks with probability {args.within_alphabet:g}" if args.within_alphabet else ""))
     print(f"{'method':<10}{'task':<18}{'accuracy (mean +- 95% CI)':>28}")
     for r in results:
         print(f"{r.method:<10}{f'{r.ways}-way {r.shots}-shot':<18}{str(r):>28}")
@@ -97,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shots", dest="shots_list", type=int, nargs="+", default=[1], help="K (default 1)")
     p.add_argument("--queries", type=int, default=15, help="queries per class; 15 is the usual Omniglot protocol")
     p.add_argument("--episodes", type=int, default=600, help="at least 600 for a CI of about +-0.5 points")
-    p.add_argument("--within-alphabet", action="store_true", help="all classes of a task from one alphabet (Lake et al. 2015)")
+    p.add_argument("--within-alphabet", type=float, nargs="?", const=1.0, default=0.0, metavar="P",
+                   help="probability that a task takes all its classes from one alphabet, as in training configs; "
+                   "the bare flag means 1 (the Lake et al. 2015 within-alphabet protocol); default 0: random classes")
     p.add_argument("--method", action="append", choices=["hyper", "latent", "proto", "maml", "finetune"],
                    help="adaptation method (default: the model's own); proto and finetune work with any model; repeatable")
     p.add_argument("--seed", type=int, default=0)

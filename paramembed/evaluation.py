@@ -16,6 +16,7 @@ import torch
 from tqdm import tqdm
 
 from paramembed.data.episodes import ClassDataset, TaskSampler
+from paramembed.errors import ParamembedError
 from paramembed.models.fewshot import FewShotModel
 from paramembed.models.generators import ProtoGenerator
 
@@ -27,7 +28,7 @@ class EvalResult:
     shots: int
     queries: int
     episodes: int
-    within_alphabet: bool
+    within_alphabet: float  # probability that a task's classes share one alphabet
     mean: float  # accuracy in [0, 1]
     ci95: float  # half-width of the 95% confidence interval
 
@@ -70,7 +71,7 @@ def evaluate(
     shots: int = 1,
     queries: int = 15,
     episodes: int = 600,
-    within_alphabet: bool = False,
+    within_alphabet: float = 0.0,
     seed: int = 0,
     method: str | None = None,
     progress: bool = False,
@@ -78,11 +79,16 @@ def evaluate(
 ) -> EvalResult:
     """Accuracy of `method` (default: the model's own) over `episodes` seeded tasks.
 
+    `within_alphabet` is the probability that a task takes all its classes from one alphabet, as in
+    training configs: 0 gives random-class tasks, 1 the Lake et al. 2015 within-alphabet protocol.
     Pass one `FeatureBank` to several calls on the same model and dataset to compute each image's
     features only once across all of them.
     """
     method = method or model.method
-    sampler = TaskSampler(dataset, queries=queries, within_alphabet=1.0 if within_alphabet else 0.0, seed=seed)
+    within_alphabet = float(within_alphabet)
+    if not 0.0 <= within_alphabet <= 1.0:  # also refuses NaN
+        raise ParamembedError(f"within_alphabet is a probability in [0, 1], got {within_alphabet}")
+    sampler = TaskSampler(dataset, queries=queries, within_alphabet=within_alphabet, seed=seed)
     sampler.check(ways, shots)
     model.eval()
     accuracies: list[float] = []
@@ -95,11 +101,11 @@ def evaluate(
     steps = range(episodes)
     for index in tqdm(steps, desc=f"{method} {ways}-way {shots}-shot", disable=not progress, leave=False):
         if bank is not None:
-            _, support_keys, query_keys = sampler.task_keys(index, ways, shots, within_alphabet)
+            _, support_keys, query_keys = sampler.task_keys(index, ways, shots)
             support, query = bank.features(support_keys), bank.features(query_keys)
             probs = _classify_features(model, method, support, labels, query, ways)
         else:
-            task = sampler.sample(index, ways, shots, within=within_alphabet)
+            task = sampler.sample(index, ways, shots)
             clf = model.adapt(task.support, task.support_labels.tolist(), method=method)
             probs = model.predict(clf, task.query)
         accuracies.append((probs.argmax(-1) == query_labels).float().mean().item())

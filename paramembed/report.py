@@ -57,7 +57,7 @@ class Benchmark:
     key: str
     title: str
     data: str  # "procedural" or a path
-    within_alphabet: bool
+    within_alphabet: float  # probability that a task's classes share one alphabet (as in training configs)
     settings: list[tuple[int, int]]
     holdout_from: str = ""  # a config whose `holdout` list is the evaluated split ("" = the whole set)
 
@@ -72,16 +72,16 @@ class Benchmark:
 
 OMNIGLOT = str(SHARED / "omniglot_background.tar.gz")
 GLYPH_BENCHMARKS = [
-    Benchmark("procedural", "procedural test alphabets", "procedural", False, GLYPH_SETTINGS),
-    Benchmark("omniglot", "real Omniglot, 5 held-out alphabets, random classes", OMNIGLOT, False, GLYPH_SETTINGS,
+    Benchmark("procedural", "procedural test alphabets", "procedural", 0.0, GLYPH_SETTINGS),
+    Benchmark("omniglot", "real Omniglot, 5 held-out alphabets, random classes", OMNIGLOT, 0.0, GLYPH_SETTINGS,
               "glyph-backbone.yaml"),
-    Benchmark("omniglot-within", "real Omniglot, 5 held-out alphabets, within alphabet", OMNIGLOT, True, GLYPH_SETTINGS,
+    Benchmark("omniglot-within", "real Omniglot, 5 held-out alphabets, within alphabet", OMNIGLOT, 1.0, GLYPH_SETTINGS,
               "glyph-backbone.yaml"),
 ]
 PHOTO_BENCHMARKS = [
-    Benchmark("tiny-imagenet", "Tiny-ImageNet, 30 held-out classes", str(SHARED / "tiny_imagenet32_150.tar.gz"), False,
+    Benchmark("tiny-imagenet", "Tiny-ImageNet, 30 held-out classes", str(SHARED / "tiny_imagenet32_150.tar.gz"), 0.0,
               PHOTO_SETTINGS, "photo-backbone.yaml"),
-    Benchmark("cifar10", "CIFAR-10 test photos (never trained on)", str(SHARED / "cifar10_test.tar.gz"), False, PHOTO_SETTINGS),
+    Benchmark("cifar10", "CIFAR-10 test photos (never trained on)", str(SHARED / "cifar10_test.tar.gz"), 0.0, PHOTO_SETTINGS),
 ]
 
 

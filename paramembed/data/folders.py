@@ -3,7 +3,8 @@
     Omniglot:     root/[images_background/]<Alphabet>/<character>/<image>.png   (groups = alphabets)
     ImageFolder:  root/<class>/<image>.{png,jpg,...}                            (one group)
 
-A `.tar.gz` / `.tgz` / `.zip` is unpacked once into a cache folder. Images are decoded with Pillow
+A `.tar.gz` / `.tgz` / `.zip` is unpacked once into a cache folder, within limits on its size
+(`archives.DATASET_LIMITS` by default; pass `archives.UPLOAD_LIMITS` for a visitor's upload). Images are decoded with Pillow
 into the model's input format (`InputSpec`) once, and kept in memory (and on disk, keyed by the
 files and the spec) so that evaluation over a thousand episodes never decodes twice.
 """
@@ -13,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tarfile
-import zipfile
+import shutil
 from pathlib import Path
 
 import numpy as np
 
 from paramembed.config import InputSpec
+from paramembed.data.archives import DATASET_LIMITS, ArchiveLimits, extract_archive
 from paramembed.data.preprocess import IMAGE_SUFFIXES, image_to_tensor, open_image
 from paramembed.errors import ParamembedError
 
@@ -31,26 +32,19 @@ def cache_root() -> Path:
     return Path(os.environ.get("PARAMEMBED_CACHE", Path.home() / ".cache" / "paramembed"))
 
 
-def unpack_archive(path: Path) -> Path:
-    """Unpack a .tar.gz/.tgz/.zip into the cache (once) and return the folder."""
+def unpack_archive(path: Path, limits: ArchiveLimits = DATASET_LIMITS) -> Path:
+    """Unpack a .tar.gz/.tgz/.tar/.zip into the cache (once, within `limits`) and return the folder.
+
+    The folder appears only complete: a refused or failed archive leaves nothing in the cache.
+    """
     stat = path.stat()
-    key = hashlib.sha1(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    key = hashlib.sha1(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{limits}".encode()).hexdigest()[:12]
     dest = cache_root() / "unpacked" / f"{path.name.split('.')[0]}-{key}"
-    done = dest / ".complete"
-    if done.exists():
+    if (dest / ".complete").exists():
         return dest
-    dest.mkdir(parents=True, exist_ok=True)
-    try:
-        if path.suffix == ".zip":
-            with zipfile.ZipFile(path) as zf:
-                zf.extractall(dest)
-        else:
-            with tarfile.open(path) as tf:
-                tf.extractall(dest, filter="data")
-    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as err:
-        raise ParamembedError(f"{path}: cannot unpack archive ({err})") from None
-    done.touch()
-    return dest
+    if dest.exists():  # left half-written by an older version that unpacked in place
+        shutil.rmtree(dest)
+    return extract_archive(path, dest, limits)
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -90,12 +84,12 @@ def discover_layout(root: Path) -> list[tuple[str, list[tuple[str, list[Path]]]]
 class FolderDataset:
     """Images from a folder (or archive), preprocessed for one `InputSpec`, grouped into alphabets."""
 
-    def __init__(self, path: str | Path, spec: InputSpec, min_images: int = 1):
+    def __init__(self, path: str | Path, spec: InputSpec, min_images: int = 1, limits: ArchiveLimits = DATASET_LIMITS):
         path = Path(path)
         if not path.exists():
             raise ParamembedError(f"dataset {str(path)!r} does not exist")
         self.path = path
-        root = unpack_archive(path) if path.is_file() else path
+        root = unpack_archive(path, limits) if path.is_file() else path
         layout = discover_layout(root)
         self.spec = spec
         self._groups: list[str] = []

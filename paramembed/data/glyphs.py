@@ -17,13 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from paramembed.data.cache import LRU, to_uint8
+from paramembed.data.procedural import SPLITS, ProceduralDataset, seeded_rng  # noqa: F401 (SPLITS: re-exported)
 
 PRIMITIVE_KINDS = ("line", "corner", "curve", "arc", "loop", "zigzag", "hook", "wave", "dot")
 RELATIONS = ("join", "attach", "cross", "free")
-
-# Disjoint alphabet-id ranges per split: train is effectively unlimited (about 3M classes).
-SPLITS = {"train": (0, 1_000_000), "validation": (1_000_000, 1_000_050), "test": (1_000_050, 1_000_100)}
 
 
 @dataclass(frozen=True)
@@ -48,10 +45,6 @@ class Stroke:
     points: np.ndarray  # (k, 2) control points in character space, roughly [-1, 1]
     smooth: bool
     closed: bool
-
-
-def _rng(*key: int) -> np.random.Generator:
-    return np.random.default_rng(list(key))
 
 
 def _primitive(rng: np.random.Generator, kind: str) -> Stroke:
@@ -98,7 +91,7 @@ class Alphabet:
 
 
 def make_alphabet(style: GlyphStyle, alphabet: int) -> Alphabet:
-    rng = _rng(style.seed, alphabet, 0)
+    rng = seeded_rng(style.seed, alphabet, 0)
     kind_probs = rng.dirichlet(np.full(len(PRIMITIVE_KINDS), 0.8))
     count = int(rng.integers(style.primitives[0], style.primitives[1] + 1))
     kinds = rng.choice(len(PRIMITIVE_KINDS), size=count, p=kind_probs)
@@ -144,7 +137,7 @@ def _densify(stroke: Stroke, per_span: int = 6) -> np.ndarray:
 
 
 def make_character(style: GlyphStyle, alphabet: Alphabet, alphabet_id: int, character: int) -> tuple[Stroke, ...]:
-    rng = _rng(style.seed, alphabet_id, character + 1, 1)
+    rng = seeded_rng(style.seed, alphabet_id, character + 1, 1)
     n_strokes = int(rng.choice(4, p=alphabet.stroke_count_probs)) + 1
     strokes: list[Stroke] = []
     for i in range(n_strokes):
@@ -176,7 +169,7 @@ def drawing_polylines(
     style: GlyphStyle, strokes: tuple[Stroke, ...], key: tuple[int, ...], size: int
 ) -> list[tuple[np.ndarray, float]]:
     """One noisy drawing -> [(polyline (k, 2) in pixels, stroke width in pixels)], fitted and centred."""
-    rng = _rng(*key)
+    rng = seeded_rng(*key)
     extent = max(np.ptp(np.concatenate([s.points for s in strokes]), axis=0).max(), 1e-3) / 2
     affine = _rotation(rng.normal(0, style.rotation_jitter)) @ np.array(
         [[1 + rng.normal(0, style.scale_jitter), rng.normal(0, style.shear_jitter)], [0.0, 1 + rng.normal(0, style.scale_jitter)]]
@@ -228,64 +221,38 @@ def render_polylines(polylines: list[tuple[np.ndarray, float]], size: int) -> np
     return np.asarray(small, dtype=np.float32) / 255.0
 
 
-class GlyphAlphabets:
+class GlyphAlphabets(ProceduralDataset):
     """A split of procedural alphabets that renders drawings on demand, with an LRU cache.
 
     Alphabets are indexed 0..num_groups-1 within the split; characters within an alphabet;
     drawings 0..drawings_per_character-1 (a finite set like Omniglot's 20, so caching pays).
+    `render` gives (S, S) drawings, `images` (B, 1, S, S).
     """
 
+    channels = 1
+    group_word, class_word = "alphabet", "char"
+
     def __init__(self, split: str = "train", style: GlyphStyle | None = None, cache_size: int = 100_000):
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}; known splits: {', '.join(SPLITS)}")
-        self.split = split
-        self.style = style or GlyphStyle()
-        self._offset, end = SPLITS[split]
-        self.num_groups = end - self._offset
-        self._alphabets = LRU(20_000)
-        self._characters = LRU(50_000)
-        self._images = LRU(cache_size)  # (group, class, drawing) -> 8-bit drawing
+        super().__init__(split, style or GlyphStyle(), cache_size, class_cache=50_000)
+
+    def make_group(self, group_id: int) -> Alphabet:
+        return make_alphabet(self.style, group_id)
+
+    def make_class(self, group: Alphabet, group_id: int, cls: int) -> tuple[Stroke, ...]:
+        return make_character(self.style, group, group_id, cls)
+
+    def draw(self, program: tuple[Stroke, ...], key: tuple[int, ...], size: int) -> np.ndarray:
+        return render_polylines(drawing_polylines(self.style, program, key, size), size)
+
+    def classes_in(self, group: Alphabet) -> int:
+        return group.num_characters
 
     @property
-    def channels(self) -> int:
-        return 1
-
-    @property
-    def image_size(self) -> int:
-        return self.style.image_size
-
-    def alphabet(self, group: int) -> Alphabet:
-        return self._alphabets.get_or_make(group, lambda: make_alphabet(self.style, self._offset + group))
-
-    def num_classes(self, group: int) -> int:
-        return self.alphabet(group).num_characters
-
-    def num_drawings(self, group: int, cls: int) -> int:
+    def drawings_per_class(self) -> int:
         return self.style.drawings_per_character
 
-    def group_name(self, group: int) -> str:
-        return f"{self.split}-alphabet-{group:03d}"
-
-    def class_name(self, group: int, cls: int) -> str:
-        return f"{self.group_name(group)}/char-{cls:02d}"
+    def alphabet(self, group: int) -> Alphabet:
+        return self.group_program(group)
 
     def character(self, group: int, cls: int) -> tuple[Stroke, ...]:
-        return self._characters.get_or_make(
-            (group, cls), lambda: make_character(self.style, self.alphabet(group), self._offset + group, cls)
-        )
-
-    def render(self, group: int, cls: int, drawing: int, size: int | None = None) -> np.ndarray:
-        """(size, size) float32 drawing; cached at the split's own size."""
-        size = size or self.style.image_size
-
-        def draw() -> np.ndarray:
-            key = (self.style.seed, self._offset + group, cls + 1, drawing + 1, 2)
-            return render_polylines(drawing_polylines(self.style, self.character(group, cls), key, size), size)
-
-        if size != self.style.image_size:
-            return draw()
-        return self._images.get_or_make((group, cls, drawing), lambda: to_uint8(draw())).astype(np.float32) / 255.0
-
-    def images(self, keys: list[tuple[int, int, int]]) -> np.ndarray:
-        """(B, 1, S, S) float32 for a list of (group, class, drawing)."""
-        return np.stack([self.render(*k) for k in keys])[:, None]
+        return self.class_program(group, cls)

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from paramembed.data.cache import LRU, to_uint8
-from paramembed.data.glyphs import SPLITS
+from paramembed.data.procedural import SPLITS, ProceduralDataset, seeded_rng  # noqa: F401 (SPLITS: re-exported)
 
 TEXTURES = ("flat", "stripes", "checks", "rings", "noise")
 
@@ -80,10 +79,6 @@ class PhotoClass:
     shine: float  # specular strength of the object's shading
 
 
-def _rng(*key: int) -> np.random.Generator:
-    return np.random.default_rng(list(key))
-
-
 def hsv_to_rgb(h: np.ndarray | float, s: np.ndarray | float, v: np.ndarray | float) -> np.ndarray:
     """Arrays of hue, saturation, value in [0, 1] -> (..., 3) RGB."""
     h, s, v = np.broadcast_arrays(np.asarray(h, np.float64) % 1.0, np.asarray(s, np.float64), np.asarray(v, np.float64))
@@ -104,7 +99,7 @@ def pink_noise(rng: np.random.Generator, size: int, slope: float = 2.0) -> np.nd
 
 
 def make_world(style: PhotoStyle, world: int) -> World:
-    rng = _rng(style.seed, world, 0)
+    rng = seeded_rng(style.seed, world, 0)
     lo = rng.uniform(0.1, 0.7)
     return World(
         hue=rng.random(),
@@ -122,7 +117,7 @@ def _colour(rng: np.random.Generator, world: World, value: tuple[float, float] =
 
 
 def make_class(style: PhotoStyle, world: World, world_id: int, cls: int) -> PhotoClass:
-    rng = _rng(style.seed, world_id, cls + 1, 1)
+    rng = seeded_rng(style.seed, world_id, cls + 1, 1)
     parts = []
     for i in range(int(rng.integers(style.parts[0], style.parts[1] + 1))):
         k = world.harmonics
@@ -184,7 +179,7 @@ def _texture(part: Part, u: np.ndarray, v: np.ndarray, phase: float) -> np.ndarr
 
 def render_drawing(style: PhotoStyle, photo: PhotoClass, key: tuple[int, ...], size: int) -> np.ndarray:
     """One drawing of a class -> (3, size, size) float32 RGB in [0, 1]."""
-    rng = _rng(*key)
+    rng = seeded_rng(*key)
     pj, lj = style.pose_jitter, style.light_jitter
     pixel = 2.0 / size
     coords = (np.arange(size) + 0.5) * pixel - 1.0
@@ -256,62 +251,37 @@ def _leaf(rng, image, x, y, colour, pixel, radius, edge: bool = False) -> np.nda
     return image * (1 - coverage) + np.asarray(colour) * coverage
 
 
-class ProceduralPhotos:
+class ProceduralPhotos(ProceduralDataset):
     """A split of procedural photo worlds that renders drawings on demand, with an LRU cache.
 
     The same interface as `GlyphAlphabets`: worlds are the groups (indexed within the split),
-    classes within a world, drawings 0..drawings_per_class-1.
+    classes within a world, drawings 0..drawings_per_class-1. `render` gives (3, S, S).
     """
 
+    channels = 3
+    group_word, class_word = "world", "object"
+
     def __init__(self, split: str = "train", image_size: int = 32, style: PhotoStyle | None = None, cache_size: int = 50_000):
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}; known splits: {', '.join(SPLITS)}")
-        self.split = split
-        self.style = style or PhotoStyle(image_size=image_size)
-        self._offset, end = SPLITS[split]
-        self.num_groups = end - self._offset
-        self._worlds = LRU(20_000)
-        self._classes = LRU(20_000)
-        self._images = LRU(cache_size)  # (group, class, drawing) -> 8-bit drawing
+        super().__init__(split, style or PhotoStyle(image_size=image_size), cache_size, class_cache=20_000)
+
+    def make_group(self, group_id: int) -> World:
+        return make_world(self.style, group_id)
+
+    def make_class(self, group: World, group_id: int, cls: int) -> PhotoClass:
+        return make_class(self.style, group, group_id, cls)
+
+    def draw(self, program: PhotoClass, key: tuple[int, ...], size: int) -> np.ndarray:
+        return render_drawing(self.style, program, key, size)
+
+    def classes_in(self, group: World) -> int:
+        return group.num_classes
 
     @property
-    def channels(self) -> int:
-        return 3
-
-    @property
-    def image_size(self) -> int:
-        return self.style.image_size
-
-    def world(self, group: int) -> World:
-        return self._worlds.get_or_make(group, lambda: make_world(self.style, self._offset + group))
-
-    def num_classes(self, group: int) -> int:
-        return self.world(group).num_classes
-
-    def num_drawings(self, group: int, cls: int) -> int:
+    def drawings_per_class(self) -> int:
         return self.style.drawings_per_class
 
-    def group_name(self, group: int) -> str:
-        return f"{self.split}-world-{group:03d}"
-
-    def class_name(self, group: int, cls: int) -> str:
-        return f"{self.group_name(group)}/object-{cls:02d}"
+    def world(self, group: int) -> World:
+        return self.group_program(group)
 
     def photo_class(self, group: int, cls: int) -> PhotoClass:
-        return self._classes.get_or_make((group, cls), lambda: make_class(self.style, self.world(group), self._offset + group, cls))
-
-    def render(self, group: int, cls: int, drawing: int, size: int | None = None) -> np.ndarray:
-        """(3, size, size) float32 drawing; cached (8-bit) at the split's own size."""
-        size = size or self.style.image_size
-
-        def draw() -> np.ndarray:
-            key = (self.style.seed, self._offset + group, cls + 1, drawing + 1, 2)
-            return render_drawing(self.style, self.photo_class(group, cls), key, size)
-
-        if size != self.style.image_size:
-            return draw()
-        return self._images.get_or_make((group, cls, drawing), lambda: to_uint8(draw())).astype(np.float32) / 255.0
-
-    def images(self, keys: list[tuple[int, int, int]]) -> np.ndarray:
-        """(B, 3, S, S) float32 for a list of (group, class, drawing)."""
-        return np.stack([self.render(*k) for k in keys])
+        return self.class_program(group, cls)

@@ -4,8 +4,22 @@ Glyph models see light ink on a dark background, cropped to the ink and centred,
 procedural renderer draws them; that shared convention is what lets one model read procedural
 glyphs, real Omniglot and a teacher's drawing alike. Photo models see an RGB centre crop.
 
-`open_image` is the single gate for untrusted files (uploads, folders): every way a file can be
-bad ends in a `ParamembedError` that names the file and the problem.
+One gate, `image_to_tensor` (and `images_to_batch` around it), takes every kind of input the
+API accepts through the same checks; anything it cannot use is a `ParamembedError` that names the
+image and says what was expected:
+
+- PIL images, file paths (str or Path) and a file's bytes: decoded by `open_image` (the gate for
+  untrusted files): EXIF orientation applied, the first frame of an animation, transparency
+  flattened (on white for photo models and dark-ink glyph models, on black for light-ink ones,
+  else on the shade that contrasts with the opaque pixels), 16-bit, float and CMYK converted; a
+  corrupt, truncated, oversized or missing file is refused.
+- numpy arrays and torch tensors hold pixels shaped (H, W), (C, H, W) or (H, W, C), C in 1, 3, 4
+  (4 is RGBA, flattened like a file's alpha). The dtype fixes the range:
+      bool 0/1;  uint16 0..65535;  every other integer type 0..255 (8-bit pixels);
+      floats [0, 1] (within 1e-3, then clipped). Floats outside it, such as mean/std-normalised
+      input or 0..255 values stored as float, are refused rather than guessed; NaN and Inf too.
+- An array already shaped like the model input, (C, S, S), or (S, S) for a grey model, is taken
+  as preprocessed: it is only scaled to [0, 1] by the rule above.
 """
 
 from __future__ import annotations
@@ -24,15 +38,29 @@ from paramembed.errors import ParamembedError
 MAX_IMAGE_PIXELS = 40_000_000  # 40 MP: a large phone photo passes, a decompression bomb does not
 MAX_FILE_BYTES = 20 * 1024 * 1024
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+FLOAT_TOLERANCE = 1e-3  # float pixels this far outside [0, 1] are rounding, and clipped
+EXPECTED = "a PIL image, a file path, the file's bytes, or an array / tensor shaped (H, W), (C, H, W) or (H, W, C)"
+FILE_TYPES = (str, Path, bytes, bytearray, memoryview)
 
 
-def open_image(source: str | Path | bytes, name: str | None = None) -> Image.Image:
+def alpha_background(spec: InputSpec | None) -> float | None:
+    """The shade transparent pixels become for this model: 1 white, 0 black, None contrasting."""
+    if spec is None:
+        return None
+    if spec.channels == 3 or spec.polarity == "dark_ink":
+        return 1.0
+    return 0.0 if spec.polarity == "light_ink" else None
+
+
+def open_image(source: str | Path | bytes, name: str | None = None, spec: InputSpec | None = None) -> Image.Image:
     """Decode one image safely and return it as 8-bit 'L' or 'RGB', upright (EXIF applied).
 
-    Animated images give their first frame; transparency is flattened onto a background that
-    contrasts with the opaque pixels; 16-bit and CMYK are converted. Raises `ParamembedError`
-    naming `name` (or the path) for anything that is not a usable image.
+    Animated images give their first frame; transparency is flattened (see `alpha_background`);
+    16-bit, float and CMYK are converted. Raises `ParamembedError` naming `name` (or the path) for
+    anything that is not a usable image.
     """
+    if isinstance(source, (bytearray, memoryview)):
+        source = bytes(source)
     label = name or (str(source) if not isinstance(source, bytes) else "image")
     if isinstance(source, bytes):
         if len(source) > MAX_FILE_BYTES:
@@ -40,24 +68,20 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> Image.Ima
         if not source:
             raise ParamembedError(f"{label}: file is empty")
         stream: io.BytesIO | Path = io.BytesIO(source)
-    else:
+    elif isinstance(source, (str, Path)):
         stream = Path(source)
         if not stream.is_file():
             raise ParamembedError(f"{label}: no such file")
         if stream.stat().st_size > MAX_FILE_BYTES:
             raise ParamembedError(f"{label}: file is over the {MAX_FILE_BYTES // 2**20} MB limit")
+    else:
+        raise ParamembedError(f"{label}: got {type(source).__name__}; expected a file path or the file's bytes")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(stream) as img:
-                if img.width * img.height > MAX_IMAGE_PIXELS:
-                    raise ParamembedError(
-                        f"{label}: {img.width}x{img.height} pixels is over the {MAX_IMAGE_PIXELS // 1_000_000} MP limit"
-                    )
                 img.seek(0)  # first frame of an animation
-                img.load()
-                img = ImageOps.exif_transpose(img)
-                return _to_8bit(img)
+                return _decoded(img, label, alpha_background(spec))
     except ParamembedError:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
@@ -68,20 +92,35 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> Image.Ima
         raise ParamembedError(f"{label}: image is corrupt or truncated ({err})") from None
 
 
-def _to_8bit(img: Image.Image) -> Image.Image:
+def _decoded(img: Image.Image, label: str, background: float | None) -> Image.Image:
+    """A PIL image (possibly not yet loaded) -> upright 8-bit 'L' or 'RGB'; may raise OSError."""
+    if img.width * img.height > MAX_IMAGE_PIXELS:
+        raise ParamembedError(f"{label}: {img.width}x{img.height} pixels is over the {MAX_IMAGE_PIXELS // 1_000_000} MP limit")
+    img.load()  # decoding happens here: a truncated file fails now, not later in a convert
+    img = ImageOps.exif_transpose(img)
+    return _to_8bit(img, label, background)
+
+
+def _to_8bit(img: Image.Image, label: str, background: float | None) -> Image.Image:
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         arr = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
-        return Image.fromarray(np.clip(arr / top * 255.0, 0, 255).astype(np.uint8), "L")
+        if not np.isfinite(arr).all():
+            raise ParamembedError(f"{label}: image has NaN or infinite pixels")
+        if img.mode == "F" and arr.size and arr.min() >= 0.0 and arr.max() <= 1.0:
+            top = 1.0  # a float image (scientific TIFF) in [0, 1]
+        else:
+            top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        return Image.fromarray((np.clip(arr / top, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), "L")
     if img.mode == "P":
         img = img.convert("RGBA")
     if img.mode in ("RGBA", "LA", "PA") or (img.mode in ("RGB", "L") and "transparency" in img.info):
         rgba = img.convert("RGBA")
         arr = np.asarray(rgba, dtype=np.float32) / 255.0
         alpha = arr[..., 3:4]
-        opaque = arr[..., :3][alpha[..., 0] > 0.5]
-        # Ink drawn on a transparent sheet: put it on the opposite shade so it stays visible.
-        background = 1.0 if opaque.size == 0 or opaque.mean() < 0.5 else 0.0
+        if background is None:
+            # Ink drawn on a transparent sheet: put it on the opposite shade so it stays visible.
+            opaque = arr[..., :3][alpha[..., 0] > 0.5]
+            background = 1.0 if opaque.size == 0 or opaque.mean() < 0.5 else 0.0
         flat = arr[..., :3] * alpha + background * (1.0 - alpha)
         return Image.fromarray((flat * 255.0 + 0.5).astype(np.uint8), "RGB")
     if img.mode in ("1", "L"):
@@ -134,21 +173,99 @@ def photo_array(img: Image.Image, spec: InputSpec) -> np.ndarray:
     return np.asarray(img, dtype=np.float32).transpose(2, 0, 1) / 255.0
 
 
-def image_to_tensor(img: Image.Image | np.ndarray | torch.Tensor, spec: InputSpec) -> torch.Tensor:
-    """One raw image -> (C, S, S) float tensor the model reads.
+def _pixel_top(dtype, label: str) -> float | None:
+    """The value of full brightness for an integer/bool dtype; None for floats (range [0, 1])."""
+    if dtype in (np.bool_, torch.bool):
+        return 1.0
+    if dtype in (np.uint16, getattr(torch, "uint16", None)):
+        return 65535.0
+    if isinstance(dtype, torch.dtype):
+        if dtype.is_floating_point:
+            return None
+        if dtype.is_complex:
+            raise ParamembedError(f"{label}: pixels of dtype {dtype} are not image values")
+        return 255.0
+    kind = np.dtype(dtype).kind
+    if kind in "ui":
+        return 255.0
+    if kind == "f":
+        return None
+    raise ParamembedError(f"{label}: pixels of dtype {dtype} are not image values; {EXPECTED}")
 
-    Tensors and arrays already shaped (C, S, S) are taken as model input and passed through.
+
+def pixels_to_unit(pixels: np.ndarray | torch.Tensor, label: str = "image") -> torch.Tensor:
+    """Pixel values of any shape -> float32 tensor in [0, 1] by the dtype rule (module docstring).
+
+    Tensors stay on their device. Raises `ParamembedError` for NaN/Inf, values outside the
+    dtype's range, empty input and non-numeric dtypes.
     """
-    if isinstance(img, torch.Tensor):
-        img = img.detach().cpu().float()
-        if img.dim() == 2:
-            img = img.unsqueeze(0)
-        if img.shape == (spec.channels, spec.image_size, spec.image_size):
+    top = _pixel_top(pixels.dtype, label)
+    if isinstance(pixels, np.ndarray):
+        pixels = torch.from_numpy(np.asarray(pixels, dtype=np.float32))
+    t = pixels.detach().float()
+    if t.numel() == 0:
+        raise ParamembedError(f"{label}: has no pixels (shape {tuple(t.shape)})")
+    if not torch.isfinite(t).all():
+        raise ParamembedError(f"{label}: has NaN or infinite pixels")
+    lo, hi = float(t.min()), float(t.max())
+    if top is None:
+        if lo < -FLOAT_TOLERANCE or hi > 1.0 + FLOAT_TOLERANCE:
+            raise ParamembedError(
+                f"{label}: float pixels must be in [0, 1], got {lo:.4g}..{hi:.4g} "
+                "(pass 8-bit values as uint8, and un-normalised images)"
+            )
+        return t.clamp(0.0, 1.0)
+    if lo < 0 or hi > top:
+        raise ParamembedError(f"{label}: {pixels.dtype} pixels must be in 0..{top:.0f}, got {lo:.0f}..{hi:.0f}")
+    return t / top
+
+
+def _array_image(pixels: np.ndarray | torch.Tensor, label: str, spec: InputSpec) -> torch.Tensor | Image.Image:
+    """Array pixels -> the model input itself when already preprocessed, else an 8-bit PIL image."""
+    shape = tuple(pixels.shape)
+    model_shape = (spec.channels, spec.image_size, spec.image_size)
+    if len(shape) not in (2, 3):
+        raise ParamembedError(f"{label}: a {len(shape)}-d array of shape {shape}; expected one image: {EXPECTED}")
+    unit = pixels_to_unit(pixels, label).cpu()
+    if shape == model_shape or (len(shape) == 2 and (1, *shape) == model_shape):
+        return unit.reshape(model_shape)
+    if len(shape) == 2:
+        hwc = unit[..., None]
+    elif shape[0] in (1, 3, 4):
+        hwc = unit.permute(1, 2, 0)
+    elif shape[-1] in (1, 3, 4):
+        hwc = unit
+    else:
+        raise ParamembedError(f"{label}: shape {shape} has no channel axis of 1, 3 or 4; expected (H, W), (C, H, W) or (H, W, C)")
+    arr = (hwc.numpy() * 255.0 + 0.5).astype(np.uint8)
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}[arr.shape[-1]]
+    return _to_8bit(Image.fromarray(arr[..., 0] if mode == "L" else arr, mode), label, alpha_background(spec))
+
+
+def image_to_tensor(img, spec: InputSpec, name: str | None = None) -> torch.Tensor:
+    """One raw image -> (C, S, S) float tensor in [0, 1] that the model reads.
+
+    `img` is any input the module docstring lists; `name` labels errors ("image 3").
+    """
+    label = name or "image"
+    if img is None:
+        raise ParamembedError(f"{label}: got None; expected {EXPECTED}")
+    if isinstance(img, FILE_TYPES):
+        where = f"{name} ({img})" if name and isinstance(img, (str, Path)) else name
+        img = open_image(img, where, spec)
+    elif isinstance(img, Image.Image):
+        try:
+            img = _decoded(img, label, alpha_background(spec))
+        except ParamembedError:
+            raise
+        except (OSError, SyntaxError, ValueError, EOFError) as err:
+            raise ParamembedError(f"{label}: image is corrupt or truncated ({err})") from None
+    elif isinstance(img, (np.ndarray, torch.Tensor)):
+        img = _array_image(img, label, spec)
+        if isinstance(img, torch.Tensor):
             return img
-        arr = img.numpy()
-        img = Image.fromarray((np.clip(arr.transpose(1, 2, 0) if arr.shape[0] in (1, 3) else arr, 0, 1).squeeze() * 255).astype(np.uint8))
-    elif isinstance(img, np.ndarray):
-        return image_to_tensor(torch.from_numpy(np.asarray(img, np.float32)), spec)
+    else:
+        raise ParamembedError(f"{label}: got {type(img).__name__}; expected {EXPECTED}")
     if spec.channels == 1:
         gray = np.asarray(img.convert("L"), dtype=np.float32) / 255.0
         return torch.from_numpy(glyph_array(gray, spec)).unsqueeze(0)
@@ -156,14 +273,26 @@ def image_to_tensor(img: Image.Image | np.ndarray | torch.Tensor, spec: InputSpe
 
 
 def images_to_batch(images, spec: InputSpec) -> torch.Tensor:
-    """A sequence of PIL images / arrays / tensors (or one stacked tensor) -> (B, C, S, S)."""
-    if isinstance(images, torch.Tensor) and images.dim() == 4 and images.shape[1:] == (
-        spec.channels,
-        spec.image_size,
-        spec.image_size,
-    ):
-        return images.float()
-    tensors = [image_to_tensor(img, spec) for img in images]
-    if not tensors:
+    """A sequence of images (any input `image_to_tensor` takes), or one stacked array -> (B, C, S, S).
+
+    A (B, C, S, S) array or tensor shaped like the model input is taken as preprocessed (scaled to
+    [0, 1] by its dtype, on its device); another (B, ...) stack is read image by image.
+    """
+    batch_expected = "a list of images or one (B, C, H, W) array"
+    if images is None:
+        raise ParamembedError(f"got None; expected {batch_expected}")
+    if isinstance(images, (*FILE_TYPES, Image.Image)):
+        raise ParamembedError(f"got a single {type(images).__name__}; expected {batch_expected}: wrap one image in a list")
+    if isinstance(images, (np.ndarray, torch.Tensor)):
+        shape = tuple(images.shape)
+        if len(shape) == 4 and shape[1:] == (spec.channels, spec.image_size, spec.image_size):
+            return pixels_to_unit(images, "images")
+        if len(shape) not in (3, 4):
+            raise ParamembedError(f"a {len(shape)}-d array of shape {shape}; expected {batch_expected}")
+    try:
+        items = list(images)
+    except TypeError:
+        raise ParamembedError(f"got {type(images).__name__}; expected {batch_expected}") from None
+    if not items:
         raise ParamembedError("no images were given")
-    return torch.stack(tensors)
+    return torch.stack([image_to_tensor(img, spec, name=f"image {i + 1}") for i, img in enumerate(items)])

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from paramembed.config import InputSpec
+from paramembed.data.archives import DATASET_LIMITS, ArchiveLimits
 from paramembed.data.folders import FolderDataset
 from paramembed.data.glyphs import SPLITS, GlyphAlphabets, GlyphStyle
 from paramembed.errors import ParamembedError
@@ -111,13 +112,16 @@ def holdout_filter(dataset, holdout: list[str], held: bool):
     return keep
 
 def get_dataset(source: str, split: str, spec: InputSpec, min_images: int = 1,
-                holdout: list[str] | None = None, rotations: bool = False):
-    """A dataset by name or path, for one split ("train", "validation" or "test")."""
-    dataset = _split(source, split, spec, min_images, holdout or [])
+                holdout: list[str] | None = None, rotations: bool = False, limits: ArchiveLimits = DATASET_LIMITS):
+    """A dataset by name or path, for one split ("train", "validation" or "test").
+
+    `limits` bound what an archive may unpack to: `archives.UPLOAD_LIMITS` for a visitor's file.
+    """
+    dataset = _split(source, split, spec, min_images, holdout or [], limits)
     return RotatedClasses(dataset) if rotations else dataset
 
 
-def _split(source: str, split: str, spec: InputSpec, min_images: int, holdout: list[str]):
+def _split(source: str, split: str, spec: InputSpec, min_images: int, holdout: list[str], limits: ArchiveLimits):
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; known splits: {', '.join(SPLITS)}")
     if source == "procedural":
@@ -134,7 +138,7 @@ def _split(source: str, split: str, spec: InputSpec, min_images: int, holdout: l
         raise ParamembedError(
             f"unknown dataset {source!r}: not 'procedural', 'procedural-photo', or an existing folder / archive"
         )
-    dataset = FolderDataset(source, spec, min_images=min_images)
+    dataset = FolderDataset(source, spec, min_images=min_images, limits=limits)
     if split == "test":
         return dataset
     if holdout:

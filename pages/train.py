@@ -12,6 +12,8 @@ import time
 import plotly.graph_objects as go
 import streamlit as st
 
+from paramembed import run_metrics as M
+from paramembed import run_processes as P
 from paramembed import runs as R
 from paramembed.errors import ParamembedError
 
@@ -32,16 +34,16 @@ st.caption(f"Runs are written to `{root}`. A finished run appears in the playgro
 def watch(name: str) -> None:
     """Progress, live curves and a stop button for run `name`; re-runs itself while it trains."""
     folder = root / name
-    status = R.run_status(folder)
-    records = R.read_metrics(folder / R.METRICS)
-    total = R.planned_episodes(folder)
-    done = R.run_progress(records, total) or 0.0
+    status = P.run_status(folder)
+    records = M.read_metrics(folder / R.METRICS)
+    total = M.planned_episodes(folder)
+    done = M.run_progress(records, total) or 0.0
     st.subheader(f"Run `{name}`: {status}")
     last = max((r["episodes"] for r in records if r.get("split") == "train"), default=0)
     st.progress(done, text=f"{last} / {total or '?'} episodes")
     if status == "running":
         if st.button("Stop training", key="train_stop", type="secondary"):
-            R.stop_run(name, root)
+            P.stop_run(name, root)
             st.rerun()
     elif status == "finished":
         st.success(f"Finished. Pick **{name} (trained in runs/)** in the Playground's model picker.")
@@ -50,8 +52,8 @@ def watch(name: str) -> None:
         st.warning("Stopped. Its last checkpoint (if one was written) is still loadable from the playground.")
     elif status == "failed":
         st.error("The run ended with an error; the end of its log is below.")
-    xs, loss = R.series(records, "train", "loss")
-    vx, vacc = R.series(records, "validation", "accuracy")
+    xs, loss = M.series(records, "train", "loss")
+    vx, vacc = M.series(records, "validation", "accuracy")
     if xs or vx:
         fig = go.Figure()
         if xs:
@@ -63,7 +65,7 @@ def watch(name: str) -> None:
         st.plotly_chart(fig, key="train_live_chart", width="stretch")
     else:
         st.caption("Waiting for the first metrics (the first line comes after 10 steps or the first validation)...")
-    tail = R.log_tail(folder)
+    tail = P.log_tail(folder)
     if tail:
         with st.expander("Log", expanded=status == "failed"):
             st.code(tail, language=None)
@@ -74,10 +76,10 @@ def watch(name: str) -> None:
 
 
 # ============ the run being watched ============
-going = R.active_run(root)
+going = P.active_run(root)
 watched = going or st.session_state.get("train_run")
 if watched and (root / watched).is_dir():
-    live = R.run_status(root / watched) == "running"
+    live = P.run_status(root / watched) == "running"
     st.session_state["train_watching_live"] = live
     st.fragment(run_every=REFRESH_S if live else None)(watch)(watched)
     st.divider()
@@ -118,12 +120,12 @@ if submitted:
         config = R.make_config(name, method=method, width=int(width), ways=ways, shots=shots, episodes=int(episodes),
                                tasks_per_batch=int(tasks_per_batch), val_episodes=int(val_episodes), root=root)
         if data == "upload":
-            config.data = str(R.save_upload(config.name, upload.getvalue(), root))
+            config.data = str(P.save_upload(config.name, upload.getvalue(), root))
         with st.spinner("Checking the settings and the data..."):
-            R.start_run(config, root)
+            P.start_run(config, root)
     except ParamembedError as err:
         if data == "upload" and config is not None and not R.name_taken(config.name, root):
-            R.discard_upload(config.name, root)  # nothing was started: keep no orphan dataset
+            P.discard_upload(config.name, root)  # nothing was started: keep no orphan dataset
         st.error(str(err), icon="⚠️")
     else:
         st.session_state["train_run"] = config.name

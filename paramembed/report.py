@@ -204,7 +204,7 @@ def wall_minutes(records: list[dict]) -> float:
 
 def render_training_table() -> str:
     """Per shipped model: recipe, stage-1 and stage-2 budget and wall time, from the shipped logs."""
-    from paramembed.runs import read_metrics
+    from paramembed.run_metrics import read_metrics
 
     lines = ["| model | recipe | stage 1 (pre-training) | stage 2 (meta-training) | total wall time |", "|---|---|---|---|---|"]
     for name in list_models():

@@ -10,6 +10,8 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+import paramembed.run_metrics as M
+import paramembed.run_processes as P
 import paramembed.runs as R
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,18 +86,18 @@ def image_folder_zip(classes: int, images: int) -> bytes:
 def test_too_small_zip_is_refused_and_leaves_nothing(root, tmp_path):
     # Checked directly through the library the page calls: AppTest cannot drive a file_uploader.
     config = R.make_config("small", width=8, ways=(5, 5), shots=(1, 1), episodes=8, root=root)
-    config.data = str(R.save_upload("small", image_folder_zip(6, 3), root))
+    config.data = str(P.save_upload("small", image_folder_zip(6, 3), root))
     with pytest.raises(R.ParamembedError, match="dataset too small"):
-        R.start_run(config, root)
+        P.start_run(config, root)
     assert not R.name_taken("small", root)
-    R.discard_upload("small", root)
+    P.discard_upload("small", root)
     assert not (root / "small").exists()
 
 
 def test_a_big_enough_zip_passes_the_check(root):
     # 25 classes: 5 held out for 5-way validation, 20 to train on; 6 images = 1 shot + 5 queries.
     config = R.make_config("enough", width=8, ways=(5, 5), shots=(1, 1), episodes=8, root=root)
-    config.data = str(R.save_upload("enough", image_folder_zip(25, 6), root))
+    config.data = str(P.save_upload("enough", image_folder_zip(25, 6), root))
     R.check_data(config)
     config.ways = [21]
     with pytest.raises(R.ParamembedError, match="train split"):
@@ -111,16 +113,16 @@ def test_a_tiny_run_started_from_the_page_finishes(root):
     submit(at)
     assert not at.exception
     assert not at.error, at.error[0].value if at.error else ""
-    assert R.active_run(root) == "tiny"
+    assert P.active_run(root) == "tiny"
     assert any("tiny" in s.value and "running" in s.value for s in at.subheader)
     # A second run while this one trains is refused, by the page and by the library.
     assert at.button(key="FormSubmitter:train_form-Start training").disabled
     with pytest.raises(R.ParamembedError, match="still training"):
-        R.start_run(R.make_config("second", episodes=8, root=root), root)
+        P.start_run(R.make_config("second", episodes=8, root=root), root)
     deadline = time.time() + 300
-    while R.run_status(root / "tiny") == "running" and time.time() < deadline:
+    while P.run_status(root / "tiny") == "running" and time.time() < deadline:
         time.sleep(1)
-    assert R.run_status(root / "tiny") == "finished", R.log_tail(root / "tiny")
+    assert P.run_status(root / "tiny") == "finished", P.log_tail(root / "tiny")
     at.run()
     assert not at.exception
     assert any("Finished" in s.value for s in at.success)

@@ -115,7 +115,8 @@ class TaskDraft:
         A single top folder around the classes is allowed (zipping a folder makes one), and a
         top-level `query/` folder holds queries: unlabelled directly inside it, labelled in
         `query/<class>/`. Raises ParamembedError when the archive as a whole is unusable (nothing
-        is added then); otherwise returns messages for the members it skipped.
+        is added then); otherwise returns messages for the members it skipped. Members are read
+        and decoded one at a time (`read_zip`), so only the shrunk images stay in memory.
         """
         by_class, queries, problems = read_zip(data, name, self.limits)
         for class_name in by_class:
@@ -124,17 +125,15 @@ class TaskDraft:
                     problems.append(f"{name}: class {class_name!r} not added: a task holds at most {self.limits.max_classes} classes")
                     continue
                 self.add_class(class_name)
-        for class_name, files in by_class.items():
+        for class_name, images in by_class.items():
             existing = self._find(class_name)
             if existing is not None:
-                images, bad = decode_files(files, self.limits)
-                problems += bad + self.add_images(existing, images)
-        for label, files in queries.items():
+                problems += self.add_images(existing, images)
+        for label, images in queries.items():
             existing = self._find(label) if label is not None else None
             if label is not None and existing is None:
                 problems.append(f"{name}: queries labelled {label!r} name no class in the task; added unlabelled")
-            images, bad = decode_files(files, self.limits)
-            problems += bad + self.add_queries(images, existing)
+            problems += self.add_queries(images, existing)
         return problems
 
     # ------------------------------------------------------------------ the task

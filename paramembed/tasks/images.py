@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from paramembed.archives import printable
 from paramembed.data.preprocess import open_image
 from paramembed.errors import ParamembedError
 from paramembed.tasks.limits import LIMITS, TaskLimits
@@ -25,6 +26,7 @@ class TaskImage:
 
 def decode_image(data: bytes, name: str, limits: TaskLimits = LIMITS) -> TaskImage:
     """Untrusted file bytes -> TaskImage (raises ParamembedError naming `name`)."""
+    name = printable(name)  # an uploaded name may hold a null byte or a newline
     if len(data) > limits.max_file_bytes:
         raise ParamembedError(f"{name}: file is {len(data) / 2**20:.1f} MB, over the {limits.max_file_bytes // 2**20} MB limit")
     image = open_image(data, name)

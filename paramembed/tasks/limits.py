@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from paramembed.archives import CLUTTER, ArchiveLimits
 from paramembed.data.preprocess import MAX_FILE_BYTES, MAX_IMAGE_PIXELS
 from paramembed.errors import ParamembedError
 
@@ -18,6 +19,7 @@ class TaskLimits:
     max_file_bytes: int = MAX_FILE_BYTES
     max_image_pixels: int = MAX_IMAGE_PIXELS
     max_zip_bytes: int = 100 * 1024 * 1024  # the archive as uploaded
+    max_zip_unpacked_bytes: int = 400 * 1024 * 1024  # its members together, counted while reading
     max_zip_members: int = 2000
     max_name_length: int = 60
     # Stored images are shrunk to this side: every model reads at most a few hundred pixels, and a
@@ -29,13 +31,17 @@ class TaskLimits:
             f"at most {self.max_classes} classes, {self.max_images_per_class} images per class and "
             f"{self.max_queries} queries; each image file up to {self.max_file_bytes // 2**20} MB and "
             f"{self.max_image_pixels // 1_000_000} megapixels; a zip up to {self.max_zip_bytes // 2**20} MB "
-            f"and {self.max_zip_members} files"
+            f"and {self.max_zip_members} files ({self.max_zip_unpacked_bytes // 2**20} MB unpacked)"
         )
+
+    def archive_limits(self) -> ArchiveLimits:
+        """The limits a task zip is read under, member by member."""
+        return ArchiveLimits(max_total_bytes=self.max_zip_unpacked_bytes, max_member_bytes=self.max_file_bytes,
+                             max_members=self.max_zip_members)
 
 
 LIMITS = TaskLimits()
-# Folders and files that archivers and operating systems add to a zip without being asked.
-JUNK_NAMES = ("__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini")
+JUNK_NAMES = CLUTTER  # what archivers and operating systems add to a zip without being asked
 QUERY_FOLDERS = ("query", "queries")
 
 

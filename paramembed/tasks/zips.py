@@ -1,87 +1,116 @@
-"""A zip in ImageFolder layout (`<class>/<image>`, optional `query/`) -> its images grouped by class."""
+"""A zip in ImageFolder layout (`<class>/<image>`, optional `query/`) -> its images, decoded, by class.
+
+Two passes over the archive: the first reads only its directory to find the layout (a wrapper
+folder, the class folders, the queries) and what a task could hold; the second reads and decodes
+those members one at a time through `paramembed.archives`, keeping only the shrunk images. So a
+zip of many large files never sits in memory whole, and a bomb stops at the unpacked-size limit.
+"""
 
 from __future__ import annotations
 
-import io
-import zipfile
-from pathlib import PurePosixPath
-
+from paramembed.archives import list_archive, iter_archive
 from paramembed.data.preprocess import IMAGE_SUFFIXES
 from paramembed.errors import ParamembedError
-from paramembed.tasks.limits import JUNK_NAMES, LIMITS, QUERY_FOLDERS, TaskLimits, check_class_name
+from paramembed.tasks.images import TaskImage, decode_image
+from paramembed.tasks.limits import LIMITS, QUERY_FOLDERS, TaskLimits, check_class_name
+
+Bucket = tuple[str, str | None]  # ("class", name) or ("query", label or None)
 
 
 def read_zip(
     data: bytes, name: str = "archive.zip", limits: TaskLimits = LIMITS
-) -> tuple[dict[str, list[tuple[str, bytes]]], dict[str | None, list[tuple[str, bytes]]], list[str]]:
-    """A zip's members grouped by class: ({class: [(path, bytes)]}, {query label or None: [...]}, problems).
+) -> tuple[dict[str, list[TaskImage]], dict[str | None, list[TaskImage]], list[str]]:
+    """A zip's images grouped by class: ({class: [TaskImage]}, {query label or None: [TaskImage]}, problems).
 
-    Raises ParamembedError when the archive is unreadable or holds no usable image.
+    At most what one task can hold is decoded (classes, images per class, queries); the rest is
+    reported, unread. Raises ParamembedError when the archive is unreadable, over its limits, or
+    holds no usable image.
     """
     if len(data) > limits.max_zip_bytes:
         raise ParamembedError(f"{name}: {len(data) / 2**20:.1f} MB is over the {limits.max_zip_bytes // 2**20} MB limit for a zip")
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError) as err:
-        raise ParamembedError(f"{name}: not a readable zip file ({err})") from None
-    with archive:
-        members = [m for m in archive.infolist() if not m.is_dir()]
-        if not members:
-            raise ParamembedError(f"{name}: the zip is empty; it should hold <class>/<image> files")
-        if len(members) > limits.max_zip_members:
-            raise ParamembedError(f"{name}: {len(members)} files is over the {limits.max_zip_members}-file limit for a zip")
-        problems: list[str] = []
-        kept: list[tuple[tuple[str, ...], zipfile.ZipInfo]] = []
-        for member in members:
-            parts = tuple(p for p in PurePosixPath(member.filename.replace("\\", "/")).parts if p not in ("", "."))
-            if any(p in JUNK_NAMES or p.startswith(".") or p.startswith("._") for p in parts):
-                continue  # operating-system clutter: skipped without a message
-            if ".." in parts:
-                problems.append(f"{name}: {member.filename}: skipped (path leaves the archive)")
-                continue
-            if not parts[-1].lower().endswith(IMAGE_SUFFIXES):
-                problems.append(f"{name}: {member.filename}: skipped (not an image file: {', '.join(IMAGE_SUFFIXES)})")
-                continue
-            kept.append((parts, member))
-        if not kept:
-            raise ParamembedError(f"{name}: no image files found; expected <class>/<image> folders")
-        # One folder around everything (zipping a folder makes one): look inside it.
-        while all(len(parts) > 2 for parts, _ in kept) and len({parts[0] for parts, _ in kept}) == 1:
-            kept = [(parts[1:], m) for parts, m in kept]
-        by_class: dict[str, list[tuple[str, bytes]]] = {}
-        queries: dict[str | None, list[tuple[str, bytes]]] = {}
-        for parts, member in kept:
-            top = parts[0].lower()
-            if top in QUERY_FOLDERS and len(parts) in (2, 3):
-                bucket = queries.setdefault(parts[1] if len(parts) == 3 else None, [])
-            elif len(parts) == 2:
-                bucket = by_class.setdefault(parts[0], [])
-            elif len(parts) == 1:
-                problems.append(f"{name}: {member.filename}: skipped (not inside a class folder)")
-                continue
-            else:
-                problems.append(f"{name}: {member.filename}: skipped (nested too deep; expected <class>/<image>)")
-                continue
-            if member.flag_bits & 0x1:
-                problems.append(f"{name}: {member.filename}: skipped (encrypted)")
-                continue
-            if member.file_size > limits.max_file_bytes:
-                problems.append(f"{name}: {member.filename}: skipped ({member.file_size / 2**20:.1f} MB is over the {limits.max_file_bytes // 2**20} MB limit)")
-                continue
-            try:
-                with archive.open(member) as stream:
-                    # Read at most the limit plus one byte: a lying header cannot make us inflate more.
-                    content = stream.read(limits.max_file_bytes + 1)
-            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as err:
-                problems.append(f"{name}: {member.filename}: skipped (damaged in the zip: {err})")
-                continue
-            bucket.append((member.filename, content))
-        if not by_class:
-            raise ParamembedError(f"{name}: no <class>/<image> folders found in the zip")
-        for class_name in list(by_class):
-            try:
-                check_class_name(class_name, limits)
-            except ParamembedError as err:
-                problems.append(f"{name}: folder {class_name[:30]!r} skipped ({err})")
-                del by_class[class_name]
-        return by_class, queries, problems
+    archive_limits = limits.archive_limits()
+    listed = list_archive(data, archive_limits, name)
+    if not listed:
+        raise ParamembedError(f"{name}: the zip is empty; it should hold <class>/<image> files")
+    problems: list[str] = []
+    kept = []
+    for member in listed:
+        if member.problem is not None:
+            problems.append(f"{name}: {member.name}: skipped ({member.problem})")
+        elif not member.parts[-1].lower().endswith(IMAGE_SUFFIXES):
+            problems.append(f"{name}: {member.name}: skipped (not an image file: {', '.join(IMAGE_SUFFIXES)})")
+        else:
+            kept.append(member)
+    if not kept:
+        raise ParamembedError(f"{name}: no image files found; expected <class>/<image> folders")
+    plan, more = _plan(kept, name, limits)
+    problems += more
+    classes: dict[str, list[TaskImage]] = {bucket[1]: [] for bucket in dict.fromkeys(plan.values()) if bucket[0] == "class"}
+    queries: dict[str | None, list[TaskImage]] = {}
+    for member in iter_archive(data, archive_limits, name, wanted=lambda _, parts: parts in plan):
+        if member.problem is not None:
+            if member.parts in plan:  # unsafe paths were reported from the directory already
+                problems.append(f"{name}: {member.name}: skipped ({member.problem})")
+            continue
+        try:
+            image = decode_image(member.data, member.name, limits)
+        except ParamembedError as err:
+            problems.append(str(err))
+            continue
+        kind, label = plan[member.parts]
+        (classes[label] if kind == "class" else queries.setdefault(label, [])).append(image)
+    return classes, queries, problems
+
+
+def _plan(members, name: str, limits: TaskLimits) -> tuple[dict[tuple[str, ...], Bucket], list[str]]:
+    """Which image goes where: {stored path parts: bucket}, and messages for those left out."""
+    problems: list[str] = []
+    paths = [m.parts for m in members]
+    # One folder around everything (zipping a folder makes one): look inside it.
+    depth = 0
+    while all(len(p) - depth > 2 for p in paths) and len({p[depth] for p in paths}) == 1:
+        depth += 1
+    plan: dict[tuple[str, ...], Bucket] = {}
+    for member in members:
+        parts = member.parts[depth:]
+        if parts[0].lower() in QUERY_FOLDERS and len(parts) in (2, 3):
+            plan[member.parts] = ("query", parts[1] if len(parts) == 3 else None)
+        elif len(parts) == 2:
+            plan[member.parts] = ("class", parts[0])
+        elif len(parts) == 1:
+            problems.append(f"{name}: {member.name}: skipped (not inside a class folder)")
+        else:
+            problems.append(f"{name}: {member.name}: skipped (nested too deep; expected <class>/<image>)")
+    class_names = list(dict.fromkeys(label for kind, label in plan.values() if kind == "class"))
+    if not class_names:
+        raise ParamembedError(f"{name}: no <class>/<image> folders found in the zip")
+    dropped = set()
+    for class_name in class_names:
+        try:
+            check_class_name(class_name, limits)
+        except ParamembedError as err:
+            problems.append(f"{name}: folder {class_name[:30]!r} skipped ({err})")
+            dropped.add(class_name)
+    good = [c for c in class_names if c not in dropped]
+    for class_name in good[limits.max_classes:]:
+        problems.append(f"{name}: class {class_name!r} not added: a task holds at most {limits.max_classes} classes")
+        dropped.add(class_name)
+    # Decode no more than a task can hold: the rest would be read only to be thrown away.
+    counts: dict[Bucket, int] = {}
+    over: dict[Bucket, int] = {}
+    for parts, bucket in list(plan.items()):
+        kind, label = bucket
+        if kind == "class" and label in dropped:
+            del plan[parts]
+            continue
+        key = bucket if kind == "class" else ("query", "")
+        room = limits.max_images_per_class if kind == "class" else limits.max_queries
+        counts[key] = counts.get(key, 0) + 1
+        if counts[key] > room:
+            del plan[parts]
+            over[key] = over.get(key, 0) + 1
+    for (kind, label), n in over.items():
+        what = f"class {label!r} holds" if kind == "class" else "the queries hold"
+        cap = limits.max_images_per_class if kind == "class" else limits.max_queries
+        problems.append(f"{name}: {what} {n} more images than a task takes ({cap}); those were not read")
+    return plan, problems

@@ -29,7 +29,7 @@ CONFIG_FILE = "train.yaml"
 STOPPED_FILE = "stopped"
 UPLOAD = "data.zip"
 ROOT = Path(__file__).resolve().parent.parent
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def runs_root(root: str | Path | None = None) -> Path:
@@ -81,12 +81,22 @@ def list_model_folders(root: str | Path | None = None, assets: Path = ASSETS) ->
 
 
 def check_name(name: str) -> str:
+    """A run name: one plain folder name, so `<root>/<name>` never leaves the root."""
     name = (name or "").strip()
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):
         raise ParamembedError(
-            f"run name {name!r} should be 1-40 letters, digits, '-', '_' or '.', starting with a letter or digit"
+            f"run name {name!r} should be 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit"
         )
     return name
+
+
+def run_folder(config) -> Path:
+    """`<out_dir>/<name>` of a training or pre-training config; raises for a name that is not one plain folder.
+
+    Training and pre-training both compute their folder here, so `--name ../../victim` is refused
+    before anything is written or removed.
+    """
+    return Path(config.out_dir) / check_name(config.name)
 
 
 def make_config(

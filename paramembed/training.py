@@ -34,6 +34,7 @@ from paramembed.device import pick_device
 from paramembed.errors import ParamembedError
 from paramembed.evaluation import evaluate
 from paramembed.models.fewshot import FewShotModel
+from paramembed.runs import run_folder
 
 STATE = "state.pt"
 METRICS = "metrics.jsonl"
@@ -166,7 +167,7 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
     torch.manual_seed(config.seed)
-    run_dir = Path(config.out_dir) / config.name
+    run_dir = run_folder(config)  # refuses a name that would leave out_dir
     is_main = rank == 0
 
     # ============ data ============

@@ -83,7 +83,7 @@ def test_progress_and_planned_episodes(tmp_path):
     assert M.planned_episodes(tmp_path) == 123
 
 
-@pytest.mark.parametrize("name", ["", "../x", "a b", "-lead", "x" * 41, "a/b"])
+@pytest.mark.parametrize("name", ["", "../x", "a b", "-lead", "x" * 65, "a/b", "a\nb"])
 def test_bad_names_are_refused(name):
     with pytest.raises(ParamembedError, match="run name"):
         R.check_name(name)
@@ -150,3 +150,27 @@ def test_start_refuse_second_and_stop(tmp_path):
 def test_upload_must_be_a_zip(tmp_path):
     with pytest.raises(ParamembedError, match="not a zip"):
         P.save_upload("up", b"not a zip", tmp_path)
+
+
+def test_a_name_cannot_write_outside_the_runs_root(tmp_path, capsys):
+    from paramembed.cli import main
+
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "metrics.jsonl").write_text("precious\n")
+    code = main(["train", "--name", "../victim", "--fresh", "--quiet", "--set", f"out_dir={tmp_path / 'runs'}",
+                 "--set", "episodes=4", "--set", "model.width=8"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "run name '../victim'" in err
+    assert (victim / "metrics.jsonl").read_text() == "precious\n"
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("name", ["../x", "/abs", "a/b", ".hidden", "a\x00b", ""])
+def test_run_folder_refuses_names_that_are_not_one_folder(tmp_path, name):
+    from paramembed.config import TrainConfig
+
+    with pytest.raises(ParamembedError, match="run name"):
+        R.run_folder(TrainConfig(name=name, out_dir=str(tmp_path)))
+    assert R.run_folder(TrainConfig(name="ok.v2", out_dir=str(tmp_path))) == tmp_path / "ok.v2"

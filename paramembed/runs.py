@@ -27,7 +27,7 @@ PID_FILE = "train.pid"
 LOG_FILE = "train.log"
 CONFIG_FILE = "train.yaml"
 STOPPED_FILE = "stopped"
-UPLOAD = "data.zip"
+UPLOAD = "data"  # an uploaded dataset, unpacked
 ROOT = Path(__file__).resolve().parent.parent
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -111,8 +111,12 @@ def make_config(
     val_every: int | None = None,
     val_episodes: int = 50,
     root: str | Path | None = None,
+    max_episodes: int | None = None,
 ) -> TrainConfig:
-    """A TrainConfig for a run started from the app, validated with a clear message per mistake."""
+    """A TrainConfig for a run started from the app, validated with a clear message per mistake.
+
+    `max_episodes` is the server's cap on one run (`Serving.max_train_episodes`).
+    """
     from paramembed.training import check_config
 
     name = check_name(name)
@@ -124,6 +128,9 @@ def make_config(
     shots_lo, shots_hi = sorted(int(s) for s in shots)
     if episodes < 1:
         raise ParamembedError(f"episodes must be at least 1, got {episodes}")
+    if max_episodes is not None and episodes > max_episodes:
+        raise ParamembedError(f"{episodes} episodes is over this server's limit of {max_episodes} per run "
+                              "(an admin sets it with PARAMEMBED_MAX_EPISODES)")
     config = TrainConfig(
         name=name,
         model=ModelConfig(generator=method, width=int(width)),

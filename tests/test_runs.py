@@ -128,7 +128,7 @@ def test_start_refuse_second_and_stop(tmp_path):
     # A long run (many episodes) that we stop: start_run's argv is a list and its files land in the root.
     config = R.make_config("long", width=8, ways=(5, 5), shots=(1, 1), episodes=100_000, tasks_per_batch=1,
                            val_episodes=5, root=tmp_path)
-    process = P.start_run(config, tmp_path)
+    process = P.start_run(config, tmp_path, owner="me")
     try:
         assert P.active_run(tmp_path) == "long"
         assert P.run_status(tmp_path / "long") == "running"
@@ -139,17 +139,20 @@ def test_start_refuse_second_and_stop(tmp_path):
             P.start_run(R.make_config("other", root=tmp_path), tmp_path)
         with pytest.raises(ParamembedError, match="already exists"):
             P.save_upload("long", b"PK", tmp_path)
+        with pytest.raises(ParamembedError, match="another session"):
+            P.stop_run("long", tmp_path, token="someone else")
     finally:
-        assert P.stop_run("long", tmp_path, wait_s=10)
+        assert P.stop_run("long", tmp_path, wait_s=10, token="me")
     assert process.poll() is not None
     assert P.run_status(tmp_path / "long") == "stopped"
     assert P.active_run(tmp_path) is None
     assert not P.stop_run("long", tmp_path)
 
 
-def test_upload_must_be_a_zip(tmp_path):
-    with pytest.raises(ParamembedError, match="not a zip"):
+def test_upload_must_be_an_archive(tmp_path):
+    with pytest.raises(ParamembedError, match="not a zip or tar.gz"):
         P.save_upload("up", b"not a zip", tmp_path)
+    assert not (tmp_path / "up").exists()
 
 
 def test_a_name_cannot_write_outside_the_runs_root(tmp_path, capsys):

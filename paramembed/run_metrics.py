@@ -1,14 +1,17 @@
-"""A run's metrics: read the JSON lines, pick one series, smooth it, export CSV, and how far the run is."""
+"""A run's metrics: read the JSON lines, pick one series, smooth it, export CSV; how far it is, its ETA, its checkpoint."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import time
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import yaml
 
-from paramembed.checkpoint import CONFIG
+from paramembed.checkpoint import CONFIG, WEIGHTS
 from paramembed.runs import CONFIG_FILE
 
 
@@ -89,3 +92,91 @@ def planned_episodes(folder: Path) -> int | None:
         if isinstance(value, int):
             return value
     return None
+
+
+# ============ progress, step by step ============
+PROGRESS = "progress.json"  # rewritten by the training loop as it goes (metrics lines come every 10 steps)
+STATE = "state.pt"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a training loop is: steps done of all, since `first_step` (a resumed run's start) at `started`."""
+
+    step: int
+    total_steps: int
+    episodes: int
+    total_episodes: int
+    first_step: int
+    started: float  # time.time() when the loop began
+    time: float  # time.time() of this record
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left at the loop's average pace so far; None before a step has been timed."""
+        done, elapsed = self.step - self.first_step, self.time - self.started
+        if done <= 0 or elapsed <= 0:
+            return None
+        return max(0.0, (self.total_steps - self.step) * elapsed / done)
+
+
+def write_progress(folder: str | Path, step: int, total_steps: int, per_step: int, first_step: int, started: float) -> None:
+    """Replace `folder/progress.json` atomically, so a reader never sees half a record."""
+    record = Progress(step, total_steps, step * per_step, total_steps * per_step, first_step, started, time.time())
+    tmp = Path(folder) / f".{PROGRESS}.tmp"
+    tmp.write_text(json.dumps(asdict(record)))
+    os.replace(tmp, Path(folder) / PROGRESS)
+
+
+def read_progress(folder: str | Path) -> Progress | None:
+    try:
+        data = json.loads((Path(folder) / PROGRESS).read_text())
+        return Progress(**{f.name: data[f.name] for f in fields(Progress)})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def format_duration(seconds: float) -> str:
+    """12 s, 3 min 05 s, 1 h 02 min: as precise as a person reading an ETA needs."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """The last checkpoint a run wrote: `exists` when its model files are there to load."""
+
+    exists: bool
+    resumable: bool  # state.pt too: `train` without --fresh continues from it
+    step: int | None = None
+    episodes: int | None = None
+    finished: bool = False
+
+    def describe(self) -> str:
+        if not self.exists:
+            return "no checkpoint was written yet, so there is no model to load"
+        at = f"episode {self.episodes} (step {self.step})" if self.episodes is not None else "an unknown step"
+        return f"{'final model' if self.finished else 'last checkpoint'} at {at}"
+
+
+def checkpoint_info(folder: str | Path) -> CheckpointInfo:
+    """What `runs/<name>/` holds to load: model.safetensors + config.json, and the step config.json records."""
+    folder = Path(folder)
+    exists = (folder / WEIGHTS).is_file() and (folder / CONFIG).is_file()
+    if not exists:
+        return CheckpointInfo(False, (folder / STATE).is_file())
+    try:
+        payload = json.loads((folder / CONFIG).read_text())
+    except (OSError, ValueError):
+        payload = {}
+    step, episodes = payload.get("step"), payload.get("episodes")
+    return CheckpointInfo(True, (folder / STATE).is_file(), step if isinstance(step, int) else None,
+                          episodes if isinstance(episodes, int) else None, bool(payload.get("finished")))

@@ -177,3 +177,29 @@ def test_run_folder_refuses_names_that_are_not_one_folder(tmp_path, name):
     with pytest.raises(ParamembedError, match="run name"):
         R.run_folder(TrainConfig(name=name, out_dir=str(tmp_path)))
     assert R.run_folder(TrainConfig(name="ok.v2", out_dir=str(tmp_path))) == tmp_path / "ok.v2"
+
+
+def test_progress_eta_duration_and_checkpoint(tmp_path):
+    p = M.Progress(step=30, total_steps=100, episodes=120, total_episodes=400, first_step=10, started=0.0, time=40.0)
+    assert p.fraction == 0.3 and p.eta_s == pytest.approx(140.0)  # 20 steps in 40 s, 70 to go
+    assert M.Progress(10, 100, 40, 400, 10, 0.0, 5.0).eta_s is None  # nothing timed yet after a resume
+    assert [M.format_duration(s) for s in (9.6, 185, 3725)] == ["10 s", "3 min 05 s", "1 h 02 min"]
+    assert M.read_progress(tmp_path) is None
+    M.write_progress(tmp_path, 5, 25, 4, 0, 100.0)
+    assert M.read_progress(tmp_path).episodes == 20 and M.read_progress(tmp_path).total_episodes == 100
+    assert not M.checkpoint_info(tmp_path).exists
+    (tmp_path / "model.safetensors").write_bytes(b"x")
+    (tmp_path / "config.json").write_text(json.dumps({"step": 5, "episodes": 20, "finished": True}))
+    info = M.checkpoint_info(tmp_path)
+    assert info.exists and not info.resumable and info.describe() == "final model at episode 20 (step 5)"
+
+
+def test_training_writes_progress_every_step(tmp_path):
+    from paramembed.config import ModelConfig, TrainConfig
+    from paramembed.training import train
+
+    config = TrainConfig(name="p", out_dir=str(tmp_path), model=ModelConfig(generator="proto", width=8), ways=[5],
+                         shots=[1], tasks_per_batch=2, episodes=6, val_episodes=2, val_every=0, checkpoint_every=0)
+    folder = train(config, progress=False)
+    progress = M.read_progress(folder)
+    assert (progress.step, progress.total_steps, progress.episodes) == (3, 3, 6)

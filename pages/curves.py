@@ -10,6 +10,8 @@ import plotly.graph_objects as go
 import plotly.colors
 import streamlit as st
 
+from paramembed import run_metrics as M
+from paramembed import run_processes as P
 from paramembed import runs as R
 
 REFRESH_S = 5
@@ -22,7 +24,7 @@ if not all_runs:
     st.stop()
 
 by_label = {run.label: run for run in all_runs}
-statuses = {run.label: ("finished" if run.source == "shipped" else R.run_status(run.folder)) for run in all_runs}
+statuses = {run.label: ("finished" if run.source == "shipped" else P.run_status(run.folder)) for run in all_runs}
 default = [label for label in by_label if by_label[label].source == "shipped"] or list(by_label)[:4]
 chosen = st.multiselect("Runs", list(by_label), default=default[:6], key="curves_runs",
                         format_func=lambda label: f"{label} · {statuses[label]}")
@@ -41,28 +43,28 @@ palette = plotly.colors.qualitative.Plotly
 
 @st.fragment(run_every=REFRESH_S if live else None)
 def charts() -> None:
-    records = {label: R.read_metrics(by_label[label].metrics_path) for label in chosen}
+    records = {label: M.read_metrics(by_label[label].metrics_path) for label in chosen}
     if live:
-        if not any(by_label[label].source == "run" and R.run_status(by_label[label].folder) == "running" for label in chosen):
+        if not any(by_label[label].source == "run" and P.run_status(by_label[label].folder) == "running" for label in chosen):
             st.rerun()  # the run just ended: a full rerun updates the statuses and stops the timer
         st.caption(f"A chosen run is training: these charts re-read its log every {REFRESH_S} s.")
     loss = go.Figure()
     accuracy = go.Figure()
     for i, (label, rows) in enumerate(records.items()):
         colour = palette[i % len(palette)]
-        xs, ys = R.series(rows, "train", "loss")
+        xs, ys = M.series(rows, "train", "loss")
         if xs:
-            loss.add_trace(go.Scatter(x=xs, y=R.smooth(ys, smoothing), mode="lines", name=label, line_color=colour))
+            loss.add_trace(go.Scatter(x=xs, y=M.smooth(ys, smoothing), mode="lines", name=label, line_color=colour))
             if smoothing > 0:
                 loss.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"{label} (raw)", line_color=colour,
                                           opacity=0.25, showlegend=False, hoverinfo="skip"))
-        xs, ys = R.series(rows, "train", "accuracy")
+        xs, ys = M.series(rows, "train", "accuracy")
         if xs:
-            accuracy.add_trace(go.Scatter(x=xs, y=R.smooth(ys, smoothing), mode="lines", name=f"{label} train",
+            accuracy.add_trace(go.Scatter(x=xs, y=M.smooth(ys, smoothing), mode="lines", name=f"{label} train",
                                           line=dict(color=colour, dash="dot")))
-        xs, ys = R.series(rows, "validation", "accuracy")
+        xs, ys = M.series(rows, "validation", "accuracy")
         if xs:
-            _, ci = R.series([r for r in rows if "ci95" in r], "validation", "ci95")
+            _, ci = M.series([r for r in rows if "ci95" in r], "validation", "ci95")
             accuracy.add_trace(go.Scatter(
                 x=xs, y=ys, mode="lines+markers", name=f"{label} validation", line_color=colour,
                 error_y=dict(type="data", array=ci, visible=True) if len(ci) == len(ys) else None,
@@ -88,7 +90,7 @@ def charts() -> None:
             "episodes/s": round(train[-1].get("episodes_per_s", 0.0), 2) if train else None,
         })
     st.dataframe(summary, hide_index=True, key="curves_summary")
-    st.download_button("Download CSV", R.metrics_csv(records), file_name="training_curves.csv", mime="text/csv",
+    st.download_button("Download CSV", M.metrics_csv(records), file_name="training_curves.csv", mime="text/csv",
                        key="curves_csv")
 
 

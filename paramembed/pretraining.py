@@ -32,6 +32,7 @@ from paramembed.data.sources import training_data
 from paramembed.evaluation import evaluate
 from paramembed.logs import append_metrics, truncate_metrics
 from paramembed.models.fewshot import FewShotModel
+from paramembed.runs import run_folder
 
 STATE = "state.pt"
 METRICS = "metrics.jsonl"
@@ -80,7 +81,7 @@ def pretrain(config: TrainConfig, resume: bool = True, progress: bool = True) ->
     """Pre-train `config.model`'s backbone on `config.data`'s training classes; returns the run folder."""
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
-    run_dir = Path(config.out_dir) / config.name
+    run_dir = run_folder(config)  # refuses a name that would leave out_dir
 
     # ============ data ============
     images, labels, classes = labelled_images(training_data(_unrotated(config), min_images=1))

@@ -208,7 +208,7 @@ def _duration(minutes: float) -> str:
 
 def render_training_table() -> str:
     """Per shipped model: recipe, stage-1 and stage-2 budget, wall time and hardware, from the shipped logs."""
-    from paramembed.runs import read_metrics
+    from paramembed.run_metrics import read_metrics
 
     lines = ["| model | recipe | stage 1 (pre-training) | stage 2 (meta-training) | total wall time | trained on |",
              "|---|---|---|---|---|---|"]

@@ -34,6 +34,8 @@ from paramembed.device import pick_device
 from paramembed.errors import ParamembedError
 from paramembed.evaluation import evaluate
 from paramembed.models.fewshot import FewShotModel
+from paramembed.run_metrics import write_progress
+from paramembed.runs import run_folder
 
 STATE = "state.pt"
 METRICS = "metrics.jsonl"
@@ -166,7 +168,7 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
     torch.manual_seed(config.seed)
-    run_dir = Path(config.out_dir) / config.name
+    run_dir = run_folder(config)  # refuses a name that would leave out_dir
     is_main = rank == 0
 
     # ============ data ============
@@ -241,6 +243,7 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
     tick = time.perf_counter()
     bar = tqdm(total=total_steps, initial=step, disable=not (progress and is_main), desc=config.name, unit="step")
     batches = iter(loader)
+    first_step, loop_started, last_progress = step, time.time(), -math.inf
     while step < total_steps:
         wait_start = time.perf_counter()
         batch: TaskBatch = next(batches).to(device, non_blocking=True)
@@ -253,6 +256,9 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
         loss, logits = training_step(forward, model, optimiser, batch, use_amp)
         step += 1
         bar.update(1)
+        if is_main and (step == total_steps or time.monotonic() - last_progress >= 0.5):
+            write_progress(run_dir, step, total_steps, per_step, first_step, loop_started)  # the app's progress bar and ETA
+            last_progress = time.monotonic()
         window["loss"] += loss.item()
         window["accuracy"] += (logits.argmax(-1) == batch.query_labels).float().mean().item()
         window["n"] += 1

@@ -211,9 +211,9 @@ def test_task_key_changes_with_content():
 
 
 # ============ zips ============
-def make_zip(entries: dict[str, bytes]) -> bytes:
+def make_zip(entries: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as z:
+    with zipfile.ZipFile(buffer, "w", compression) as z:
         for name, data in entries.items():
             z.writestr(name, data)
     return buffer.getvalue()
@@ -262,7 +262,56 @@ def test_zip_member_over_the_size_limit_is_skipped():
     by_class, _, problems = read_zip(
         make_zip({"a/big.png": b"0" * 5000, "a/ok.png": png(), "b/ok.png": png(2)}), "z.zip", TaskLimits(max_file_bytes=4000)
     )
-    assert [n for n, _ in by_class["a"]] == ["a/ok.png"] and "a/big.png: skipped" in problems[0]
+    assert [img.name for img in by_class["a"]] == ["a/ok.png"] and "a/big.png: skipped" in problems[0]
+
+
+def test_zip_paths_that_leave_the_archive_are_reported_not_dropped_silently():
+    d = TaskDraft()
+    problems = d.add_zip(make_zip({"../evil/x.png": png(1), "cat/1.png": png(2), "dog/1.png": png(3)}), "t.zip")
+    assert list(d.classes) == ["cat", "dog"]
+    assert problems == ["t.zip: ../evil/x.png: skipped (path leaves the archive ('..'))"]
+
+
+def test_zip_bomb_is_refused_and_adds_nothing():
+    # Ten 0.9 MB members of zeros: a few kB of zip that unpacks to 9 MB, over a 4 MB limit.
+    data = make_zip({f"c{i % 2}/{i}.png": bytes(int(0.9 * 2**20)) for i in range(10)}, zipfile.ZIP_DEFLATED)
+    assert len(data) < 100_000
+    d = TaskDraft(limits=TaskLimits(max_zip_unpacked_bytes=4 * 2**20))
+    with pytest.raises(ParamembedError, match="bomb.zip: unpacks to more than 4 MB"):
+        d.add_zip(data, "bomb.zip")
+    assert not d.classes
+
+
+def test_reading_a_zip_of_large_images_holds_one_member_at_a_time():
+    import tracemalloc
+
+    # Noise does not compress: each member is about 1 MB, 24 MB in all, stored in the zip as is.
+    noise = encode(Image.fromarray(np.random.default_rng(0).integers(0, 256, (1024, 1024), dtype=np.uint8)))
+    assert len(noise) > 2**20
+    data = make_zip({f"class{i}/{j}.png": noise for i in range(12) for j in range(2)}, zipfile.ZIP_STORED)
+    tracemalloc.start()
+    try:
+        by_class, _, problems = read_zip(data, "big.zip", TaskLimits(stored_side=64))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(by_class) == 12 and all(len(images) == 2 for images in by_class.values())
+    assert all(max(img.image.size) == 64 for images in by_class.values() for img in images)
+    # Holding every member's bytes before decoding would peak above 24 MB.
+    assert peak < 8 * 2**20, f"peak {peak / 2**20:.1f} MB"
+
+
+def test_zip_reads_no_more_images_than_a_task_takes():
+    data = make_zip({f"cat/{i}.png": png(i) for i in range(5)} | {"dog/1.png": png(9)})
+    by_class, _, problems = read_zip(data, "t.zip", TaskLimits(max_images_per_class=3))
+    assert [len(v) for v in by_class.values()] == [3, 1]
+    assert problems == ["t.zip: class 'cat' holds 2 more images than a task takes (3); those were not read"]
+
+
+def test_file_names_with_a_null_byte_get_a_clear_message():
+    d = two_class_draft()
+    problems = d.add_files("alpha", [("x\x00.png", b"garbage")])
+    assert len(problems) == 1 and "\x00" not in problems[0] and "x?.png" in problems[0]
 
 
 # ============ drawings ============

@@ -1,0 +1,55 @@
+"""What one hand-made task may hold, and the names it may use; stated on the page so nobody meets a limit by surprise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from paramembed.archives import CLUTTER, ArchiveLimits
+from paramembed.data.preprocess import MAX_FILE_BYTES, MAX_IMAGE_PIXELS
+from paramembed.errors import ParamembedError
+
+
+@dataclass(frozen=True)
+class TaskLimits:
+    """What one hand-made task may hold; stated on the page so nobody meets them by surprise."""
+
+    max_classes: int = 30
+    max_images_per_class: int = 30
+    max_queries: int = 100
+    max_file_bytes: int = MAX_FILE_BYTES
+    max_image_pixels: int = MAX_IMAGE_PIXELS
+    max_zip_bytes: int = 100 * 1024 * 1024  # the archive as uploaded
+    max_zip_unpacked_bytes: int = 400 * 1024 * 1024  # its members together, counted while reading
+    max_zip_members: int = 2000
+    max_name_length: int = 60
+    # Stored images are shrunk to this side: every model reads at most a few hundred pixels, and a
+    # session holding thirty 40 MP photos would hold gigabytes.
+    stored_side: int = 512
+
+    def describe(self) -> str:
+        return (
+            f"at most {self.max_classes} classes, {self.max_images_per_class} images per class and "
+            f"{self.max_queries} queries; each image file up to {self.max_file_bytes // 2**20} MB and "
+            f"{self.max_image_pixels // 1_000_000} megapixels; a zip up to {self.max_zip_bytes // 2**20} MB "
+            f"and {self.max_zip_members} files ({self.max_zip_unpacked_bytes // 2**20} MB unpacked)"
+        )
+
+    def archive_limits(self) -> ArchiveLimits:
+        """The limits a task zip is read under, member by member."""
+        return ArchiveLimits(max_total_bytes=self.max_zip_unpacked_bytes, max_member_bytes=self.max_file_bytes,
+                             max_members=self.max_zip_members)
+
+
+LIMITS = TaskLimits()
+JUNK_NAMES = CLUTTER  # what archivers and operating systems add to a zip without being asked
+QUERY_FOLDERS = ("query", "queries")
+
+
+def check_class_name(name: str, limits: TaskLimits = LIMITS) -> str:
+    """A class name, stripped; raises when it is empty or too long."""
+    clean = " ".join(str(name).split())
+    if not clean:
+        raise ParamembedError("a class needs a name")
+    if len(clean) > limits.max_name_length:
+        raise ParamembedError(f"class name {clean[:20]!r}... is over {limits.max_name_length} characters")
+    return clean

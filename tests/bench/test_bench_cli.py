@@ -8,23 +8,27 @@ import json
 
 import pytest
 
-from paramembed.bench import _parse_models, format_report
+from paramembed.bench.adaptation import method_rows
+from paramembed.bench.app import LATENCY_TARGETS
+from paramembed.bench.cli import parse_models
+from paramembed.bench.report import format_report
 from paramembed.cli import main
 from paramembed.errors import ParamembedError
+from paramembed.methods import TRAINABLE
 
 
 @pytest.mark.slow
 def test_quick_bench_reports_every_section(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert main(["bench", "--quick", "--tasks", "2", "--queries", "2", "--json", str(out)]) == 0
+    assert main(["bench", "--quick", "--tasks", "2", "--queries", "2", "--app-repeats", "1", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     for section in ("machine", "models", "adaptation", "batched", "training", "data", "app"):
         assert section in report, f"missing section {section}"
     assert report["machine"]["matmul_flops"] > 0
     rows = {(r["method"], r["task"]) for r in report["adaptation"]["rows"]}
-    for method in ("hyper", "latent", "proto", "maml-5", "maml-10", "finetune-100"):
+    for row in method_rows():
         for task in ("5-way 5-shot", "20-way 1-shot"):
-            assert (method, task) in rows
+            assert (row.label, task) in rows
     for row in report["adaptation"]["rows"]:
         assert row["tasks"] == 2 and 0.0 <= row["accuracy"] <= 1.0 and row["p90_ms"] >= row["median_ms"] > 0
     assert {"maml-10/hyper 5-way 5-shot", "finetune-100/hyper 20-way 1-shot"} <= set(report["adaptation"]["ratios"])
@@ -37,7 +41,9 @@ def test_quick_bench_reports_every_section(tmp_path, capsys):
     app = report["app"]
     assert "server" in app and "probe" in app
     if app["probe"]["measured"]:
-        assert app["probe"]["peak_rss_mb"] > 0
+        assert app["probe"]["peak_rss_mb"] > 0 and not app["probe"]["problems"]
+        assert list(app["latencies"]) == [t.key for t in LATENCY_TARGETS]
+        assert all(f["median_s"] > 0 for f in app["latencies"].values())
     else:
         assert app["probe"]["reason"]  # says why, e.g. no default model shipped yet
     table = capsys.readouterr().out
@@ -47,31 +53,18 @@ def test_quick_bench_reports_every_section(tmp_path, capsys):
 
 
 def test_model_overrides_are_checked():
-    assert _parse_models(["hyper=/some/folder"]) == {"hyper": "/some/folder"}
+    assert parse_models(["hyper=/some/folder"]) == {"hyper": "/some/folder"}
+    assert parse_models([f"{name}=/x/{name}" for name in TRAINABLE]) == {name: f"/x/{name}" for name in TRAINABLE}
     with pytest.raises(ParamembedError, match="NAME=FOLDER"):
-        _parse_models(["resnet=/x"])
+        parse_models(["resnet=/x"])
     with pytest.raises(ParamembedError, match="NAME=FOLDER"):
-        _parse_models(["hyper"])
+        parse_models(["hyper"])
 
 
-def test_batched_adaptation_matches_one_task_at_a_time():
-    import torch
-
-    from paramembed.bench import sample_tasks
-    from paramembed.config import ModelConfig
-    from paramembed.data.episodes import stack_tasks
-    from paramembed.models.fewshot import FewShotModel
-
-    torch.manual_seed(0)
-    model = FewShotModel(ModelConfig(width=8, hidden_dim=16, embedding_dim=8)).eval()
-    torch.nn.init.normal_(model.generator.decode[-1].weight, std=0.1)  # a non-zero correction to compare
-    tasks = sample_tasks(3, ways=5, shots=2, queries=1)
-    batch = stack_tasks(tasks)
-    clf = model.adapt_tasks(batch.support, batch.support_labels, ways=5)
-    assert clf.weights.shape == (3, 5, model.backbone.feature_dim)
-    for t, task in enumerate(tasks):
-        one = model.adapt(task.support, task.support_labels.tolist())
-        assert torch.allclose(clf.weights[t], one.weights[0], atol=1e-5)
-        assert torch.allclose(clf.bias[t], one.bias[0], atol=1e-5)
-    with pytest.raises(ParamembedError, match="generator method"):
-        model.adapt_tasks(batch.support, batch.support_labels, ways=5, method="finetune")
+@pytest.mark.parametrize("flags, message", [(["--tasks", "1"], "--tasks"), (["--app-repeats", "0"], "--app-repeats"),
+                                            (["--model", "resnet=/x"], "NAME=FOLDER")])
+def test_bad_flags_end_in_one_line(flags, message, tmp_path, capsys):
+    assert main(["bench", *flags, "--json", str(tmp_path / "b.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+    assert not (tmp_path / "b.json").exists()

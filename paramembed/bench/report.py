@@ -1,0 +1,117 @@
+"""The bench report as text: one block per section, in the order `run_bench` measures them.
+
+Each `format_*` takes the section's dict from the JSON report and returns its lines.
+"""
+
+from __future__ import annotations
+
+
+def fmt(x: float | None, digits: int = 1) -> str:
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+def met(flag: bool | None) -> str:
+    return "-" if flag is None else ("MET" if flag else "not met")
+
+
+def format_header(r: dict) -> list[str]:
+    m = r["machine"]
+    return [f"paramembed bench  {r['created']}  {m['device']}  torch {m['torch']}  load avg {fmt(m['load_average'], 2)}"
+            + ("  (quick)" if r["quick"] else ""),
+            f"matmul {m['matmul_size']}^2 fp32: {m['matmul_flops'] / 1e9:,.1f} GFLOP/s"
+            + (f", bf16: {m['matmul_flops_bf16'] / 1e12:,.1f} TFLOP/s" if "matmul_flops_bf16" in m else ""), "",
+            "models: " + "; ".join(f"{k}: {v}" for k, v in r["models"].items())]
+
+
+def format_adaptation(a: dict, tasks: int, queries: int) -> list[str]:
+    lines = [f"ADAPTATION  one task at a time, {tasks} tasks per shape, {queries} queries per class",
+             f"{'method':<14}{'task':<16}{'median ms':>11}{'p90 ms':>10}{'accuracy':>18}"]
+    for row in a["rows"]:
+        lines.append(f"{row['method']:<14}{row['task']:<16}{row['median_ms']:>11.2f}{row['p90_ms']:>10.2f}"
+                     f"{100 * row['accuracy']:>10.1f} +- {100 * row['ci95']:.1f}")
+    for name, ratio in a["ratios"].items():
+        reference = name.split("/")[1].split()[0]
+        flag = f"  target (>=20x, acc >= MAML's) {met(ratio['target_met'])}" if "target_met" in ratio else ""
+        lines.append(f"  {name:<34} {ratio['time_ratio']:>8.1f}x slower than {reference}; {reference} accuracy "
+                     f"{100 * ratio['accuracy_difference']:+.1f} points{flag}")
+    return lines
+
+
+def format_batched(b: dict) -> list[str]:
+    return [f"BATCHED ADAPTATION  {b['method']}, {b['task']}, {b['tasks_per_pass']} tasks per pass"
+            + (" (bf16, channels-last)" if b["mixed_precision"] else ""),
+            f"  batched {b['batched_tasks_per_s']:,.0f} tasks/s; one at a time {b['one_at_a_time_tasks_per_s']:,.0f} tasks/s; "
+            f"speedup {b['speedup']:.1f}x" + (f"; target {b['target']}: {met(b['target_met'])}" if "target" in b else "")]
+
+
+def format_training(t: dict) -> list[str]:
+    c = t["config"]
+    lines = [f"META-TRAINING  {c['generator']} width {c['width']}, {c['ways'][0]}-way {c['shots'][0]}-shot, "
+             f"{c['queries']} queries, {c['tasks_per_batch']} tasks/step ({t['images_per_step']} images)",
+             f"  training step: {t['images_per_s']:,.0f} images/s, {t['episodes_per_s']:,.1f} episodes/s",
+             f"  FLOP bound: {t['flops_per_image'] / 1e6:,.1f} MFLOP/image (fwd+bwd) at the measured matmul rate -> "
+             f"{t['bound_images_per_s']:,.0f} images/s; reached {100 * t['fraction_of_bound']:.0f}% (target 50% on CPU)"]
+    lp = t["loop"]
+    lines.append(f"  real train() loop, {lp['num_workers']} data worker(s), {lp['steps']} steps: {lp['images_per_s']:,.0f} images/s, "
+                 f"{lp['episodes_per_s']:,.1f} episodes/s; waits on data {100 * lp['data_wait_fraction']:.1f}% of the time "
+                 f"after the first window ({100 * lp['data_wait_fraction_first_window']:.0f}% in it) -> "
+                 + ("WAITS on data" if lp["waits_on_data"] else "does not wait on data"))
+    if "peak_gpu_memory_mb_default_config" in t:
+        lines.append(f"  peak GPU memory: {t['peak_gpu_memory_mb_default_config']:,.0f} MB at the default config's largest step "
+                     f"(20-way 5-shot x 4 tasks), {t['peak_gpu_memory_mb_this_config']:,.0f} MB at this config")
+    return lines
+
+
+def format_data(d: dict) -> list[str]:
+    return ["DATA",
+            f"  glyph rendering {d['image_size']}x{d['image_size']}, one core, no cache: {d['render_images_per_s_one_core']:,.0f} images/s "
+            f"(target 2,000: {met(d['target_met'])}); from the cache: {d['cached_images_per_s']:,.0f} images/s"]
+
+
+def latency_table(figures: dict[str, dict]) -> list[str]:
+    """One row per app figure: median and worst seconds, how many runs, the target, met or not."""
+    lines = [f"  {'figure':<40}{'median':>9}{'worst':>9}{'runs':>6}{'target':>10}  verdict"]
+    for f in figures.values():
+        seconds = f"{f['median_s']:.2f} s" if f["median_s"] is not None else "-"
+        worst = f"{f['worst_s']:.2f} s" if f["worst_s"] is not None else "-"
+        verdict = met(f["met"]) if f["met"] is not None else f"not measured ({f.get('reason')})"
+        lines.append(f"  {f['label']:<40}{seconds:>9}{worst:>9}{f['runs']:>6}{'<= ' + fmt(f['target_s'], 0) + ' s':>10}  {verdict}")
+    return lines
+
+
+def format_app(a: dict) -> list[str]:
+    s = a["server"]
+    lines = ["APP", "  streamlit run -> health endpoint: "
+             + (f"{s['seconds_to_health']:.1f} s (not part of the figures below)" if s.get("measured") else f"not measured ({s['reason']})")]
+    p = a.get("probe", {})
+    lib = a.get("library", {})
+    if lib.get("measured"):
+        stages = ", ".join(f"{k} {v:.1f}" for k, v in lib["stage_ms_median"].items())
+        lines.append(f"  library path ({a['model']}): load + first task solved in {lib['seconds_to_first_predictions']:.2f} s; "
+                     f"new sampled task {lib['interaction_ms_median']:.1f} ms (median ms: {stages})")
+    if not p.get("measured"):
+        lines.append(f"  page latencies: not measured ({p.get('reason')})")
+        return lines
+    load = f", load avg {fmt(a.get('load_average'), 2)} at the start" if a.get("load_average") is not None else ""
+    lines.append(f"  AppTest in-process, each cold figure a median of {p['processes']} fresh processes, "
+                 f"{a['clicks']} clicks each{load}:")
+    lines += latency_table(a["latencies"])
+    if "seconds_start_to_first_page" in a:
+        lines.append(f"  server start to first page: {a['seconds_start_to_first_page']:.1f} s (health + cold first page)")
+    if p["problems"]:
+        lines.append(f"  the pages raised while timed: {' | '.join(p['problems'])}")
+    if p["first_page_messages"]:
+        lines.append(f"  the first page said: {' | '.join(p['first_page_messages'])}")
+    lines.append(f"  peak resident memory of an app process (first page, clicks, explorer): {p['peak_rss_mb']:,.0f} MB")
+    return lines
+
+
+def format_report(r: dict) -> str:
+    lines = format_header(r)
+    if "adaptation" in r:
+        lines += ["", *format_adaptation(r["adaptation"], r["tasks"], r["queries"])]
+    for section, formatter in (("batched", format_batched), ("training", format_training), ("data", format_data), ("app", format_app)):
+        if section in r:
+            lines += ["", *formatter(r[section])]
+    lines += ["", f"bench took {r['bench_seconds']:.0f} s"]
+    return "\n".join(lines)

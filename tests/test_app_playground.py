@@ -123,6 +123,17 @@ def test_sampled_task_shows_predictions_on_first_load():
     assert "load_classifier" in at.code[0].value
 
 
+def test_low_confidence_is_marked(monkeypatch):
+    """With the near-chance threshold raised past 1 every prediction is near chance: each card says so."""
+    import paramembed.explain
+
+    monkeypatch.setattr(paramembed.explain, "LOW_CONFIDENCE_FACTOR", 100.0)
+    at = app().run()
+    assert_clean(at)
+    badges = [m for m in at.markdown if "low confidence" in m.value]
+    assert len(badges) == 15 and ":material/warning:" in badges[0].value
+
+
 def test_measured_accuracy_beside_the_model_picker():
     from paramembed import ui
     from paramembed.app.measured import measured

@@ -187,9 +187,11 @@ def parameters(view: TaskView, clf) -> None:
         fig = go.Figure(go.Heatmap(z=z, y=list(range(n)), colorscale=scale, zmid=0.0 if scale == "RdBu" else None,
                                    customdata=np.array(view.names)[:, None].repeat(z.shape[1], 1),
                                    hovertemplate="%{customdata}, feature %{x}: %{z:.3f}<extra></extra>",
-                                   colorbar=dict(x=1.08)))
+                                   # Above the plot: the class labels take the right-hand side.
+                                   colorbar=dict(orientation="h", x=1.0, xanchor="right", y=1.02, yanchor="bottom",
+                                                 len=0.3, thickness=10)))
         fig.update_layout(title=f"{title} ({z.shape[0]} classes × {z.shape[1]} features)",
-                          height=100 + 36 * n, margin=dict(l=70, r=10, t=40, b=10))
+                          height=110 + 36 * n, margin=dict(l=50, r=10, t=50, b=10))
         _rows_with_thumbnails(fig, view)
         st.plotly_chart(fig, key=key)
     st.markdown(f"Learned scale: **{float(clf.scale):.2f}** · bias range: "

@@ -209,7 +209,7 @@ def method_picker(selected: ModelChoice, key: str = "method", container=None) ->
 
 def show_error(err: Exception) -> None:
     """A user error as one red line (never a traceback)."""
-    st.error(str(err), icon="⚠️")
+    st.error(str(err), icon=":material/error:")  # Material, not emoji: no emoji font needed
 
 
 def memo(name: str, key, compute, max_entries: int = 16):

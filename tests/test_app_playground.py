@@ -40,6 +40,31 @@ def texts(at) -> str:
     return "\n".join(str(p) for p in parts)
 
 
+def accuracy(at) -> str | None:
+    """The task's accuracy: shown once, as a metric."""
+    shown = [m.value for m in at.metric if m.label == "Task accuracy"]
+    assert len(shown) <= 1, shown
+    return shown[0] if shown else None
+
+
+def cards(at) -> list:
+    """The result cards' verdicts: green (right), red (wrong) or blue (unlabelled) boxes."""
+    return [e for kind in ("success", "error", "info") for e in getattr(at, kind) if e.value.startswith("Predicted: ")]
+
+
+def uploader(at, name: str):
+    """The file uploader `name` in its current round (it gets a fresh key each time it delivers files)."""
+    found = [u for u in at.file_uploader if u.key.rsplit("_", 1)[0] == name]
+    assert len(found) == 1, [u.key for u in at.file_uploader]
+    return found[0]
+
+
+def camera(at):
+    found = [c for c in at.camera_input if c.key.startswith("camera_shot_")]
+    assert len(found) == 1
+    return found[0]
+
+
 def assert_clean(at):
     assert not at.exception, at.exception
 
@@ -71,25 +96,91 @@ def upload_mode(at):
 
 
 # ============ sampled tasks ============
+def class_labels(at) -> list[tuple[str, str]]:
+    """The support set's class labels and their hover help (the full class name)."""
+    return [(m.value, m.proto.help) for m in at.markdown if m.value.startswith("**Class ")]
+
+
 def test_sampled_task_shows_predictions_on_first_load():
     at = app().run()
     assert_clean(at)
     text = texts(at)
     assert "Task: 5-way 5-shot, 15 queries (15 labelled)" in text
-    assert "Task accuracy: **" in text and "Adaptation took **" in text
-    assert sum(m.value.startswith("Predicted: ") for m in at.markdown) == 15
+    assert accuracy(at).endswith("%") and [m.label for m in at.metric] == ["Task accuracy", "Adaptation", "Prediction"]
+    assert "Task accuracy" not in text  # the figure is not repeated in prose
+    verdicts = cards(at)
+    assert len(verdicts) == 15
+    assert {v.icon for v in verdicts} <= {":material/check_circle:", ":material/cancel:"}
+    assert not any(mark in text for mark in ("✅", "❌"))  # no emoji: they are empty boxes without an emoji font
+    # Short labels, the sampled class's full path on hover.
+    labels = class_labels(at)
+    assert [v for v, _ in labels] == [f"**Class {c}**" for c in "ABCDE"]
+    assert all("/" in h for _, h in labels)
     assert "Learned scale: **" in text
-    assert len(at.get("plotly_chart")) == 2
+    keys = [c.proto.id for c in at.get("plotly_chart")]
+    assert len(keys) == 4  # weights, embeddings, the query's features, why-this-prediction
     assert at.get("download_button")
     assert "load_classifier" in at.code[0].value
 
 
+def test_low_confidence_is_marked(monkeypatch):
+    """With the near-chance threshold raised past 1 every prediction is near chance: each card says so."""
+    import paramembed.explain
+
+    monkeypatch.setattr(paramembed.explain, "LOW_CONFIDENCE_FACTOR", 100.0)
+    at = app().run()
+    assert_clean(at)
+    badges = [m for m in at.markdown if "low confidence" in m.value]
+    assert len(badges) == 15 and ":material/warning:" in badges[0].value
+
+
+def test_measured_accuracy_beside_the_model_picker():
+    from paramembed import ui
+    from paramembed.app.measured import measured
+
+    at = app().run()
+    default = Path(ui.find_models()[0].path)  # what the picker preselects
+    name = default.name
+    found = measured(name) if default.parent.resolve() == ASSETS.resolve() else None
+    sidebar = "\n".join(c.value for c in at.sidebar.caption)
+    if found is None:
+        assert "no measured accuracy" in sidebar
+    else:
+        assert f"**{name}** measured on {found.title}: " in sidebar
+        assert f"on {found.title}, " in texts(at)  # and beside this task's accuracy, at its nearest setting
+
+
+def test_why_this_prediction_follows_the_chosen_query():
+    at = app().run()
+    box = at.selectbox(key="why_query")
+    assert len(box.options) == 15
+    first = next(m.value for m in at.markdown if m.value.startswith("Generated classifier: "))
+    assert "scale **" in first and "prototypes" in first
+    box.set_value(14).run()
+    assert_clean(at)
+    last = next(m.value for m in at.markdown if m.value.startswith("Generated classifier: "))
+    assert last != first  # query 15 is another class than query 1
+    assert any(c.value.startswith("How far each generated weight is from its class mean") for c in at.caption)
+
+
+def test_many_ways_show_a_confusion_matrix_and_only_the_mistakes():
+    at = app().run()
+    at.number_input(key="sample_ways").set_value(12).run()
+    assert_clean(at)
+    assert "Task: 12-way 5-shot, 36 queries (36 labelled)" in texts(at)
+    summary = next(m.value for m in at.markdown if " labelled queries right; below, only the " in m.value)
+    right = int(summary.split(" of ")[0])
+    assert len(cards(at)) == 36 - right  # one card per mistake, none for the right ones
+    assert all(c.icon == ":material/cancel:" for c in cards(at))
+    assert len(at.get("plotly_chart")) == 5  # the confusion matrix, then the four of a 5-way task
+
+
 def test_new_task_and_settings_change_the_task():
     at = app().run()
-    first = [m.value for m in at.markdown if m.value.startswith("**")]
+    first = class_labels(at)
     at.button(key="sample_new").click().run()
     assert_clean(at)
-    assert [m.value for m in at.markdown if m.value.startswith("**")] != first
+    assert class_labels(at) != first
     at.number_input(key="sample_ways").set_value(3)
     at.number_input(key="sample_shots").set_value(1)
     at.checkbox(key="sample_within").check().run()
@@ -99,12 +190,26 @@ def test_new_task_and_settings_change_the_task():
 
 def test_side_by_side_methods():
     at = app().run()
-    # proto only: the fine-tuned head's 100 optimiser steps would make this test slow on a busy CPU.
     at.multiselect(key="compare").set_value(["proto"]).run()
     assert_clean(at)
-    summary = next(m.value for m in at.markdown if "proto: " in m.value)
-    assert summary.startswith(at.selectbox(key="method").value + ": ") and " ms" in summary
-    assert at.dataframe
+    table = at.dataframe[0].value
+    assert list(table["method"]) == [at.selectbox(key="method").value, "proto"]
+    assert not any(b.key == "compare_run" for b in at.button)  # proto is fast: it just runs
+
+
+def test_slow_comparisons_run_on_request():
+    at = app().run()
+    at.multiselect(key="compare").set_value(["proto", "finetune"]).run()
+    assert_clean(at)
+    assert list(at.dataframe[0].value["method"])[1:] == ["proto"]  # finetune waits for its button
+    at.button(key="compare_run").click().run()
+    assert_clean(at)
+    assert list(at.dataframe[0].value["method"])[1:] == ["proto", "finetune"]
+    assert not any(b.key == "compare_run" for b in at.button)
+    at.slider(key="top_k").set_value(2).run()
+    assert list(at.dataframe[0].value["method"])[1:] == ["proto", "finetune"]  # still shown: not rerun, remembered
+    at.button(key="sample_new").click().run()
+    assert list(at.dataframe[0].value["method"])[1:] == ["proto"]  # a new task: finetune waits again
 
 
 def test_method_without_its_model_says_so():
@@ -114,15 +219,15 @@ def test_method_without_its_model_says_so():
     if not (ASSETS / "maml" / "model.safetensors").is_file():
         assert any("No maml model is available" in i.value for i in at.info)
     else:
-        assert "Task accuracy: **" in texts(at)
+        assert accuracy(at) is not None
 
 
 # ============ upload ============
 def two_classes(at):
     add_class(at, "alpha")
     add_class(at, "beta")
-    at.file_uploader(key="upload_images_1").set_value([upload(f"a{i}.png", png(i)) for i in range(3)]).run()
-    at.file_uploader(key="upload_images_2").set_value([upload(f"b{i}.png", png(100 + i)) for i in range(3)]).run()
+    uploader(at, "upload_images_1").set_value([upload(f"a{i}.png", png(i)) for i in range(3)]).run()
+    uploader(at, "upload_images_2").set_value([upload(f"b{i}.png", png(100 + i)) for i in range(3)]).run()
     return at
 
 
@@ -132,15 +237,18 @@ def test_upload_two_classes_and_queries_gives_predictions():
     two_classes(at)
     assert_clean(at)
     at.selectbox(key="query_label").set_value(("query", "alpha")).run()
-    at.file_uploader(key="upload_queries").set_value([upload("qa.png", png(0))]).run()
+    uploader(at, "upload_queries").set_value([upload("qa.png", png(0))]).run()
+    assert "Task: 2-way 3-shot, 1 query (1 labelled)" in texts(at)
     at.selectbox(key="query_label").set_value(("query", None)).run()
-    at.file_uploader(key="upload_queries").set_value([upload("q?.png", png(55))]).run()
+    uploader(at, "upload_queries").set_value([upload("q?.png", png(55))]).run()
     assert_clean(at)
     text = texts(at)
     assert "Task: 2-way 3-shot, 2 queries (1 labelled)" in text
-    predictions = [m.value for m in at.markdown if m.value.startswith("Predicted: ")]
-    assert len(predictions) == 2 and ("✅ right" in predictions[0] or "❌ wrong" in predictions[0])
-    assert "Task accuracy: **" in text
+    verdicts = cards(at)
+    assert len(verdicts) == 2 and verdicts[0].icon in (":material/check_circle:", ":material/cancel:")
+    assert verdicts[1].icon == ":material/help:"  # unlabelled: neither right nor wrong
+    assert any(m.value == "**alpha**" for m in at.markdown)  # a hand-made class keeps its own name
+    assert accuracy(at) in ("0.0%", "100.0%")
 
 
 def test_bad_uploads_are_named_and_nothing_is_lost():
@@ -148,12 +256,15 @@ def test_bad_uploads_are_named_and_nothing_is_lost():
     add_class(at, "alpha")
     assert "Not a task yet: class 'alpha' has no images" in texts(at)
     good = png(1)
-    at.file_uploader(key="upload_images_1").set_value(
+    uploader(at, "upload_images_1").set_value(
         [upload("a.png", good), upload("notes.png", b"plain text"), upload("cut.png", good[: len(good) // 2])]
     ).run()
     assert_clean(at)
     warnings = "\n".join(w.value for w in at.warning)
     assert "notes.png: not an image file" in warnings and "cut.png: image is corrupt or truncated" in warnings
+    assert any(s.value == "Added 1 image to 'alpha'." for s in at.success)
+    assert uploader(at, "upload_images_1").key == "upload_images_1_1"  # a fresh, empty uploader: the rejects left the list
+    assert not uploader(at, "upload_images_1").value
     assert "1 / 30 images" in texts(at)
     assert "Not a task yet: a task needs at least two classes (only 'alpha')" in texts(at)
     add_class(at, "ALPHA ")
@@ -162,10 +273,42 @@ def test_bad_uploads_are_named_and_nothing_is_lost():
     assert "class 'beta' has no images" in texts(at)
     assert "1 / 30 images" in texts(at)  # alpha kept its image through all of that
     # Over the per-class limit: 31 distinct images, one is refused by name.
-    at.file_uploader(key="upload_images_2").set_value([upload(f"b{i}.png", png(200 + i)) for i in range(31)]).run()
+    uploader(at, "upload_images_2").set_value([upload(f"b{i}.png", png(200 + i)) for i in range(31)]).run()
     assert_clean(at)
     assert any("class 'beta' is full (at most 30 images per class); not added: b30.png" in w.value for w in at.warning)
     assert "Task: 2-way 1-30 shots per class" in texts(at)
+
+
+def strip(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.tile(np.arange(width, dtype=np.uint8), (height, 1))).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_very_wide_images_do_not_break_the_page():
+    """A 57x1 or 600x10 strip would be a 0-pixel-tall thumbnail: st.image refuses that, on every rerun."""
+    at = upload_mode(app())
+    two_classes(at)
+    uploader(at, "upload_images_1").set_value([upload("line.png", strip(57, 1)), upload("band.png", strip(600, 10))]).run()
+    assert_clean(at)
+    uploader(at, "upload_queries").set_value([upload("band2.png", strip(600, 10))]).run()
+    assert_clean(at)
+    assert "5 / 30 images" in texts(at) and "Task: 2-way 3-5 shots per class, 1 query" in texts(at)
+    at.run()  # a rerun with nothing new: still clean
+    assert_clean(at)
+
+
+def test_uploaders_state_the_limits_they_enforce():
+    from paramembed.tasks import LIMITS
+
+    at = upload_mode(app())
+    add_class(at, "alpha")
+    mb = LIMITS.max_file_bytes // 2**20
+    for name in ("upload_images_1", "upload_queries"):
+        box = uploader(at, name)
+        assert f"up to {mb} MB" in box.help and box.proto.max_upload_size_mb == mb
+    assert uploader(at, "upload_zip").proto.max_upload_size_mb == LIMITS.max_zip_bytes // 2**20
+    assert f"each image file up to {mb} MB" in texts(at)
 
 
 def test_rename_and_remove_classes():
@@ -193,20 +336,20 @@ def zipped(entries: dict[str, bytes]) -> bytes:
 
 def test_zip_task_and_bad_zips():
     at = upload_mode(app())
-    at.file_uploader(key="upload_zip").set_value(upload("empty.zip", zipped({}), "application/zip")).run()
+    uploader(at, "upload_zip").set_value(upload("empty.zip", zipped({}), "application/zip")).run()
     assert any("empty.zip: the zip is empty" in e.value for e in at.error)
     junk = zipped({"__MACOSX/x/._a.png": b"x", "a/readme.txt": b"hi"})
-    at.file_uploader(key="upload_zip").set_value(upload("junk.zip", junk, "application/zip")).run()
+    uploader(at, "upload_zip").set_value(upload("junk.zip", junk, "application/zip")).run()
     assert any("junk.zip: no image files found" in e.value for e in at.error)
     good = zipped(
         {"task/cat/1.png": png(1), "task/cat/2.png": png(2), "task/dog/1.png": png(3), "task/dog/2.png": png(4),
          "task/query/cat/q.png": png(1), "task/notes/deep/x.png": png(5)}
     )
-    at.file_uploader(key="upload_zip").set_value(upload("task.zip", good, "application/zip")).run()
+    uploader(at, "upload_zip").set_value(upload("task.zip", good, "application/zip")).run()
     assert_clean(at)
     assert any("nested too deep" in w.value for w in at.warning)
-    assert "Task: 2-way 2-shot, 1 queries (1 labelled)" in texts(at)
-    assert "Task accuracy: **" in texts(at)
+    assert "Task: 2-way 2-shot, 1 query (1 labelled)" in texts(at)
+    assert accuracy(at) is not None
 
 
 # ============ camera and drawing ============
@@ -222,15 +365,15 @@ def test_camera_shots_build_a_task():
     assert any("Add a class first" in i.value for i in at.info)
     add_class(at, "left")
     add_class(at, "right")
-    at.button(key="camera_add").click().run()
-    assert any("Take a photo first" in w.value for w in at.warning)
-    for target, seed in ((("class", "left"), 1), (("class", "right"), 2), (("query", "left"), 1)):
+    # One click per photo: it goes straight into the chosen class, and the camera is ready again.
+    for n, (target, seed) in enumerate(((("class", "left"), 1), (("class", "right"), 2), (("query", "left"), 1)), 1):
         at.selectbox(key="camera_target").set_value(target).run()
-        at.camera_input(key="camera_shot").set_value((f"shot{seed}.jpg", jpeg(seed), "image/jpeg")).run()
-        at.button(key="camera_add").click().run()
+        camera(at).set_value((f"shot{seed}.jpg", jpeg(seed), "image/jpeg")).run()
         assert_clean(at)
-    assert "Task: 2-way 1-shot, 1 queries (1 labelled)" in texts(at)
-    assert any(m.value.startswith("Predicted: **left**") for m in at.markdown)
+        assert any(s.value.startswith(f"Added photo-{n}.jpg to ") for s in at.success)
+        assert camera(at).key == f"camera_shot_{n}"
+    assert "Task: 2-way 1-shot, 1 query (1 labelled)" in texts(at)
+    assert any(c.value.startswith("Predicted: **left**") for c in cards(at))
 
 
 def test_draw_mode_guards_an_empty_canvas():
@@ -271,8 +414,8 @@ def photo(seed: int, shape: str, size: int = 64) -> bytes:
 def two_photo_classes(at):
     add_class(at, "discs")
     add_class(at, "bars")
-    at.file_uploader(key="upload_images_1").set_value([upload(f"d{i}.jpg", photo(i, "disc"), "image/jpeg") for i in range(3)]).run()
-    at.file_uploader(key="upload_images_2").set_value([upload(f"b{i}.jpg", photo(50 + i, "bar"), "image/jpeg") for i in range(3)]).run()
+    uploader(at, "upload_images_1").set_value([upload(f"d{i}.jpg", photo(i, "disc"), "image/jpeg") for i in range(3)]).run()
+    uploader(at, "upload_images_2").set_value([upload(f"b{i}.jpg", photo(50 + i, "bar"), "image/jpeg") for i in range(3)]).run()
     return at
 
 
@@ -294,6 +437,9 @@ def test_uploaded_photos_go_to_the_photo_model():
     assert "32×32, colour" in model_seen(at)  # the support set shown as the photo model reads it
     assert "Task: 2-way 3-shot" in texts(at)
     assert at.selectbox(key="model").index == 0  # the sidebar still shows the user's own pick
+    # ... and says which model runs the task; the heading names it too.
+    assert any("Running on **photo**" in i.value and "for these images" in i.value for i in at.sidebar.info)
+    assert any(h.value == "Results: photo" for h in at.subheader)
 
 
 def test_uploaded_drawings_keep_the_glyph_model():
@@ -341,7 +487,9 @@ def test_resnet18_offline_says_where_the_file_goes_and_falls_back(monkeypatch, t
     assert "resnet18-f37072fd.pth" in warning and str(tmp_path / "torch") in warning
     assert "using the shipped 'photo' model instead" in warning
     assert "32×32, colour" in model_seen(at)  # the photo model ran the (procedural photo) task
-    assert "Task accuracy: **" in texts(at)
+    assert accuracy(at) is not None
+    assert "alphabet" not in texts(at) and "alphabet" not in at.checkbox(key="sample_within").label
+    assert any("procedural test photos" in c.value and "**photo**" in c.value for c in at.caption)
 
 
 @needs_photo_model
@@ -360,5 +508,5 @@ def test_resnet18_runs_when_its_weights_file_is_there(monkeypatch, tmp_path):
     assert_clean(at)
     assert not any("not available offline" in w.value for w in at.warning)
     assert "224×224, colour" in model_seen(at)
-    assert "Results: proto" in texts(at)
+    assert "Results: ImageNet ResNet-18" in texts(at)
     assert any("load_pretrained_model()" in c.value for c in at.caption)

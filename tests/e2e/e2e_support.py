@@ -187,7 +187,7 @@ class AppPage:
         self.page.get_by_label("New class name").fill(name)
         self.page.get_by_label("New class name").press("Enter")
         self.idle()
-        self.button("➕ Add class")
+        self.button("Add class")
         self.wait_text(f"Added class '{name}'.")
 
     def predictions(self) -> list[str]:

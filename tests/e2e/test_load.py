@@ -88,7 +88,7 @@ class Session:
         await field.fill(str(seed))
         await field.press("Enter")
         await self.wait_text(f"Task #0 of seed {seed}")
-        await self.wait_text("Task accuracy: ")
+        await self.wait_text("Task accuracy")
 
     async def upload(self, session: int):
         classes, queries = upload_files(session)
@@ -100,14 +100,14 @@ class Session:
             await self.page.get_by_label("New class name").fill(name)
             await self.page.get_by_label("New class name").press("Enter")
             await self.idle()
-            await self.page.get_by_role("button", name="➕ Add class").click()
+            await self.page.get_by_role("button", name="Add class").click()
             await self.wait_text(f"Added class '{name}'.")
             await self._give(f"Images for class '{name}'", files)
-            await self.wait_text(f"Added {len(files)} image(s) to '{name}'.")
+            await self.wait_text(f"Added {len(files)} images to '{name}'.")
         await self._give("Query images", queries)
         shots = len(next(iter(classes.values())))
         await self.wait_text(f"Task: {len(classes)}-way {shots}-shot, {len(queries)} queries (0 labelled)")
-        await self.wait_text("Task accuracy: ")
+        await self.wait_text("Task accuracy")
 
     async def _give(self, label: str, files):
         uploader = self.page.locator('[data-testid="stFileUploader"]').filter(has=self.page.get_by_text(label, exact=True)).first

@@ -1,0 +1,76 @@
+"""Pure display helpers for the app: thumbnails any image can be shown as, short labels, plurals.
+
+No Streamlit here: these are tested as plain functions.
+"""
+
+from __future__ import annotations
+
+import string
+
+import numpy as np
+import torch
+from PIL import Image
+
+THUMBNAIL_SIDE = 64  # pixels: every thumbnail is this square, so rows of them line up
+PAPER = (255, 255, 255)  # letterbox colour: the page background
+
+
+def _to_pil(image) -> Image.Image:
+    """PIL image, (H, W) / (H, W, C) array or (C, H, W) tensor (floats in [0, 1] or uint8) -> PIL L/RGB."""
+    if isinstance(image, Image.Image):
+        return image if image.mode in ("L", "RGB") else image.convert("RGB")
+    if isinstance(image, torch.Tensor):
+        arr = image.detach().cpu().float().numpy()
+        if arr.ndim == 3:
+            arr = arr.transpose(1, 2, 0)  # (C, H, W) -> (H, W, C)
+    else:
+        arr = np.asarray(image)
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] not in (3, 4)) or 0 in arr.shape:
+        raise ValueError(f"expected an image, got an array of shape {arr.shape}")
+    if arr.dtype != np.uint8:
+        arr = (np.clip(arr.astype(np.float32), 0.0, 1.0) * 255).round().astype(np.uint8)
+    return Image.fromarray(arr).convert("RGB" if arr.ndim == 3 else "L")
+
+
+def thumbnail(image, side: int = THUMBNAIL_SIDE) -> Image.Image:
+    """Any image -> a `side` x `side` thumbnail: scaled to fit, letterboxed on white, never 0 pixels tall.
+
+    A 600x10 strip scaled to a 56-pixel width is under one pixel tall, and st.image rejects it;
+    fitting it into a square box and padding keeps every thumbnail showable and the rows aligned.
+    """
+    img = _to_pil(image)
+    scale = side / max(img.size)
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    img = img.resize(size, Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.NEAREST)
+    box = Image.new(img.mode, (side, side), PAPER if img.mode == "RGB" else PAPER[0])
+    box.paste(img, ((side - size[0]) // 2, (side - size[1]) // 2))
+    return box
+
+
+def letter(i: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA: a short name for the i-th class."""
+    name = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        name = string.ascii_uppercase[r] + name
+    return name
+
+
+def short_labels(class_names: list[str], sampled: bool) -> list[str]:
+    """Labels to show: a sampled task's classes are paths (`test-alphabet-003/char-11`), shown as
+    "Class A", "Class B", ... (the path goes in the hover help); a hand-made task's own names stay."""
+    return [f"Class {letter(i)}" for i in range(len(class_names))] if sampled else list(class_names)
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """plural(1, "query", "queries") -> "1 query"; plural(3, "image") -> "3 images"."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def describe_task(ways: int, shots: list[int], queries: int, labelled: int) -> str:
+    """"5-way 5-shot, 15 queries (15 labelled)", with "1 query" where there is one."""
+    shot_text = f"{shots[0]}-shot" if len(set(shots)) == 1 else f"{min(shots)}-{max(shots)} shots per class"
+    return f"{ways}-way {shot_text}, {plural(queries, 'query', 'queries')} ({labelled} labelled)"

@@ -1,0 +1,143 @@
+"""Which model runs a playground task, and saying so.
+
+The sidebar's pick runs sampled tasks. A hand-made task goes to the model family its images suit
+(photos -> the photo model, drawings -> a glyph model: `paramembed.family.suggest_family`) unless
+the user turned that off or picked a model while building this task (it holds until "Start over").
+The ResNet-18 option falls back to the shipped photo model when its weights are not on disk.
+Whatever runs is named: `model_name` for headings, `measured_note` for its real-data accuracy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from paramembed import ParamembedError, ui
+from paramembed.app.measured import Measured, measured
+from paramembed.checkpoint import ASSETS
+from paramembed.family import GLYPH, PHOTO, suggest_family
+
+
+@dataclass
+class Running:
+    """The model a task runs on: `selected` (after routing), `runner` (the model for the method), `model`."""
+
+    selected: ui.ModelChoice
+    runner: ui.ModelChoice
+    model: object
+
+    @property
+    def family(self) -> str:
+        return PHOTO if self.model.config.input.channels == 3 else GLYPH
+
+
+def is_shipped(choice: ui.ModelChoice) -> bool:
+    return not ui.is_pretrained(choice) and Path(choice.path).parent.resolve() == ASSETS.resolve()
+
+
+def model_name(choice: ui.ModelChoice) -> str:
+    """A short name: the folder's for shipped and trained models ("photo"), else the label."""
+    return choice.label if ui.is_pretrained(choice) else Path(choice.path).name
+
+
+def measured_for(choice: ui.ModelChoice) -> Measured | None:
+    return measured(Path(choice.path).name) if is_shipped(choice) else None
+
+
+def measured_note(choice: ui.ModelChoice) -> str:
+    """One line: what the model scored on real held-out data, or that nobody measured it."""
+    found = measured_for(choice)
+    if found is None:
+        return f"**{model_name(choice)}**: no measured accuracy (only shipped models have a report in results/)."
+    return f"**{model_name(choice)}** measured on {found.describe()}."
+
+
+def on_pick_model() -> None:
+    """The sidebar picker's callback."""
+    # A pick made while building a task by hand holds for that task (until "Start over");
+    # a pick made for sampled tasks does not stop the app from routing uploaded photos.
+    if st.session_state.get("task_source", "Sample") != "Sample":
+        st.session_state["model_picked_for"] = st.session_state.get("draft_round", 0)
+    # The ResNet-18 option has no generator of its own: imprinting (proto) is what it is for.
+    if st.session_state.get("model") == len(ui.find_models()):  # `extra` choices come after the found ones
+        st.session_state["method"] = ui.PRETRAINED.generator
+
+
+def load(choice: ui.ModelChoice, device: str):
+    return ui.load_pretrained_cached(device)[0] if ui.is_pretrained(choice) else ui.load_model_cached(choice.path, device)
+
+
+def resolve(selected: ui.ModelChoice, method: str, device: str, choices: list[ui.ModelChoice]) -> Running:
+    """Load the model for `selected` and `method`; says why and stops the page when there is none."""
+    try:
+        if ui.is_pretrained(selected):
+            _, notice = ui.load_pretrained_cached(device)
+            if notice:
+                st.warning(notice)
+                fallback = ui.shipped_or_first(choices, 3, "photo")
+                if fallback is None:
+                    st.info("No photo model to fall back on (assets/models/photo is absent).")
+                    st.stop()
+                selected = fallback
+        runner = ui.model_for_method(method, selected, choices)
+        if runner is None:
+            st.info(f"No {method} model is available (assets/models/{method} is absent); pick another method or model.")
+            st.stop()
+        model = load(runner, device)
+    except ParamembedError as err:
+        ui.show_error(err)
+        st.stop()
+    return Running(selected, runner, model)
+
+
+def route(task, picked: ui.ModelChoice, choices: list[ui.ModelChoice]) -> ui.ModelChoice:
+    """The model for a hand-made task: the suggested family's, unless the user chose otherwise."""
+    if not st.session_state.get("auto_family", True):
+        return picked
+    support_key = tuple(img.digest for images in st.session_state["draft"].classes.values() for img in images)
+    suggestion = ui.memo("family", support_key, lambda: suggest_family(task.support))
+    what = "photos" if suggestion.family == PHOTO else "drawings"
+    chosen = ui.model_for_family(suggestion.family, picked, choices)
+    if st.session_state.get("model_picked_for") == st.session_state.get("draft_round", 0):
+        if chosen is not picked:
+            st.caption(f"These look like {what} ({suggestion.reason}), but you picked **{picked.label}** in the sidebar for this task.")
+            st.button("Let the app pick the model family again", key="family_reset",
+                      on_click=lambda: st.session_state.pop("model_picked_for", None))
+        return picked
+    if chosen is None:
+        st.warning(f"These look like {what} ({suggestion.reason}), but no {suggestion.family} model is available: using {picked.label}.")
+        return picked
+    st.info(
+        f"These look like {what} ({suggestion.reason}): using the {suggestion.family} model **{chosen.label}**. "
+        "Change it in the sidebar (pick a model, or turn off “Pick the model family automatically”)."
+    )
+    return chosen
+
+
+def sidebar_in_use(running: Running, picked: ui.ModelChoice, method: str) -> None:
+    """The sidebar names the model actually running the task, and its measured accuracy."""
+    if running.runner.path != picked.path:
+        why = "for this method" if running.selected.path == picked.path else "for these images"
+        st.sidebar.info(f"Running on **{model_name(running.runner)}** ({running.runner.label}) {why}.",
+                        icon=":material/swap_horiz:")
+        st.sidebar.caption(measured_note(running.runner))  # the picked model's note is under the picker
+
+
+def results_heading(running: Running, method: str) -> str:
+    """ "Results: photo", or "Results: hyper model, proto method" when the method is not the model's own."""
+    name = model_name(running.runner)
+    return f"Results: {name}" if running.runner.generator == method else f"Results: {name} model, {method} method"
+
+
+def measured_line(running: Running, method: str, ways: int, shots: int) -> str | None:
+    """How the running model did on real held-out data at the setting nearest this task, or None."""
+    found = measured_for(running.runner)
+    if found is None:
+        return None
+    cell = found.closest(ways, shots)
+    own = "" if running.runner.generator == method else f" with its own method ({running.runner.generator})"
+    return (f"For comparison: **{model_name(running.runner)}** scored **{cell.mean:.0%}** "
+            f"(± {cell.ci95:.1%}) on {found.title}, {cell.ways}-way {cell.shots}-shot{own}; all settings: "
+            f"{' · '.join(c.describe() for c in found.cells)}.")

@@ -1,0 +1,236 @@
+"""The playground's results, rendered: no model math here, only what `paramembed` computed.
+
+    view = TaskView.of(task, support, query)   # short labels, hover names, thumbnails
+    support_set(view, spec)                     # each class's label and its images as the model reads them
+    summary(result, measured_cell)              # ONE accuracy figure, adaptation and prediction times
+    query_results(view, result, top_k)          # result cards; over 8 ways a confusion matrix + the mistakes
+    why_this_prediction(view, result, explain)  # one query's path: features -> cosines -> logits -> softmax
+    parameters(view, clf)                       # the generated weights, one row per class in support order
+
+Marks are Material icons (rendered from Streamlit's own font), never emoji: without an emoji
+font, emoji show as empty boxes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from paramembed.app.display import plural, short_labels, thumbnail
+from paramembed.explain import Explanation, confidence, confusion_matrix
+from paramembed.tasks import to_display
+
+RIGHT, WRONG, UNLABELLED, LOW = ":material/check_circle:", ":material/cancel:", ":material/help:", ":material/warning:"
+CARDS_UP_TO_WAYS = 8  # above this, a card per query is a wall: a confusion matrix + the misclassified ones
+CARDS_PER_ROW = 5
+QUERY_THUMB, CLASS_THUMB = 72, 36  # pixels
+
+
+@dataclass
+class TaskView:
+    """What every renderer shows about a task: labels, full names and thumbnails, in class order."""
+
+    task: object
+    labels: list[str]  # short: the class's own name, or "Class A" for a sampled path
+    names: list[str]  # the full names (hover help)
+    class_thumbs: list  # one PIL thumbnail per class: its first support image as the model reads it
+    query_thumbs: list
+
+    @classmethod
+    def of(cls, task, support, query) -> "TaskView":
+        first = [task.support_labels.index(c) for c in range(task.ways)]
+        return cls(
+            task,
+            short_labels(task.class_names, task.source == "sample"),
+            list(task.class_names),
+            [thumbnail(to_display(support[i])) for i in first],
+            [thumbnail(to_display(q)) for q in query],
+        )
+
+    def label(self, c: int) -> str:
+        return self.labels[c]
+
+
+def percent(x: float | None) -> str:
+    return "n/a (no labelled queries)" if x is None else f"{x * 100:.1f}%"
+
+
+def support_set(view: TaskView, spec, support) -> None:
+    """Each class: its label (full name on hover) and its support images as the model reads them."""
+    polarity = "light ink on dark" if spec.channels == 1 else "RGB centre crop"
+    colour = "grayscale" if spec.channels == 1 else "colour"
+    task = view.task
+    with st.expander(f"Support set as the model sees it ({spec.image_size}×{spec.image_size}, {colour}, {polarity})",
+                     expanded=True):
+        for c in range(task.ways):
+            cols = st.columns([1, 5], vertical_alignment="center")
+            cols[0].markdown(f"**{view.label(c)}**", help=view.names[c] if view.names[c] != view.label(c) else None)
+            images = [to_display(support[i]) for i, label in enumerate(task.support_labels) if label == c]
+            cols[1].image(images, width=56, clamp=True)
+
+
+def summary(result, measured_line: str | None) -> None:
+    """The task's accuracy (once), the times, and what the model measured on real held-out data."""
+    cols = st.columns(3)
+    cols[0].metric("Task accuracy", percent(result.accuracy),
+                   help="share of the labelled queries classified right, on this task alone")
+    cols[1].metric("Adaptation", f"{result.adapt_ms:.1f} ms", help="generating the classifier from the support set")
+    cols[2].metric("Prediction", f"{result.predict_ms:.1f} ms", help="classifying every query")
+    if measured_line:
+        st.caption(measured_line)
+
+
+def compare(method: str, model_label: str, result, others: list[str], slow: set[str],
+            run: Callable[[str], tuple], task_key: str) -> None:
+    """The same task by other methods; slow ones (gradient steps per task) only when asked."""
+    rows = [{"method": method, "model": model_label, "accuracy": percent(result.accuracy),
+             "adaptation (ms)": round(result.adapt_ms, 1)}]
+    requested = st.session_state.setdefault("compare_requested", set())
+    waiting = [m for m in others if m in slow and (task_key, m) not in requested]
+    for other in others:
+        if other in waiting:
+            continue
+        other_result, info = run(other)
+        if other_result is None:
+            st.info(info)
+            continue
+        rows.append({"method": other, "model": info.label, "accuracy": percent(other_result.accuracy),
+                     "adaptation (ms)": round(other_result.adapt_ms, 1)})
+    st.markdown("**Side by side on the same task**")
+    st.dataframe(rows, hide_index=True, key="compare_table")
+    if waiting:
+        names = ", ".join(waiting)
+        if st.button(f"Run {names} on this task", icon=":material/play_arrow:", key="compare_run",
+                     help="these take gradient steps for every task: seconds, not milliseconds, so they run when asked"):
+            requested.update((task_key, m) for m in waiting)
+            st.rerun()
+
+
+def _card(view: TaskView, result, i: int, top_k: int) -> None:
+    task = view.task
+    predicted = result.predictions[i]
+    truth = task.query_labels[i]
+    with st.container(border=True):
+        a, b = st.columns(2)
+        a.image(view.query_thumbs[i], width=QUERY_THUMB, caption=task.query_names[i][:24])
+        b.image(view.class_thumbs[predicted], width=CLASS_THUMB, caption=view.label(predicted))
+        text = f"Predicted: **{view.label(predicted)}**"
+        if truth is None:
+            st.info(text, icon=UNLABELLED)
+        elif predicted == truth:
+            st.success(text, icon=RIGHT)
+        else:
+            st.error(f"{text}  \ntrue: {view.label(truth)}", icon=WRONG)
+        sure = confidence(result.probs[i])
+        if sure.low:
+            st.badge("low confidence", icon=LOW, color="orange", help=sure.reason)
+        for cls, p in result.top_k(i, top_k):
+            st.progress(min(max(p, 0.0), 1.0), text=f"{view.label(cls)}: {p:.1%}")
+
+
+def _cards(view: TaskView, result, indices: list[int], top_k: int) -> None:
+    for start in range(0, len(indices), CARDS_PER_ROW):
+        cols = st.columns(CARDS_PER_ROW)
+        for col, i in zip(cols, indices[start : start + CARDS_PER_ROW]):
+            with col:
+                _card(view, result, i, top_k)
+
+
+def query_results(view: TaskView, result, top_k: int) -> None:
+    task = view.task
+    if not task.query:
+        st.info("Add query images to see predictions.")
+        return
+    if task.ways <= CARDS_UP_TO_WAYS:
+        _cards(view, result, list(range(len(task.query))), top_k)
+        return
+    correct = result.correct(task)
+    matrix = confusion_matrix(result.predictions, task.query_labels, task.ways)
+    fig = go.Figure(go.Heatmap(z=matrix, x=view.labels, y=view.labels, colorscale="Blues", text=matrix,
+                               texttemplate="%{text}", hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
+    fig.update_layout(title="Confusion matrix (rows: true class, columns: predicted)", yaxis_autorange="reversed",
+                      height=160 + 24 * task.ways, margin=dict(l=10, r=10, t=40, b=10))
+    st.plotly_chart(fig, key="confusion_matrix")
+    shown = [i for i, ok in enumerate(correct) if ok is not True]
+    right = sum(ok is True for ok in correct)
+    st.markdown(f"{right} of {plural(task.labelled_queries, 'labelled query', 'labelled queries')} right; "
+                f"below, only the {plural(len(shown), 'query', 'queries')} misclassified or unlabelled.")
+    _cards(view, result, shown, top_k)
+
+
+def _rows_with_thumbnails(fig: go.Figure, view: TaskView) -> None:
+    """Heatmap rows 0..N-1 top to bottom (support order), each with its class's thumbnail on the left."""
+    n = len(view.labels)
+    fig.update_yaxes(autorange="reversed", tickvals=list(range(n)), ticktext=view.labels, side="right")
+    for c, thumb in enumerate(view.class_thumbs):
+        fig.add_layout_image(source=thumb, xref="paper", yref="y", x=-0.01, y=c, sizex=0.08, sizey=0.9,
+                             xanchor="right", yanchor="middle", sizing="contain", layer="above")
+
+
+def parameters(view: TaskView, clf) -> None:
+    st.caption(
+        "What the generator produced for this task: one weight vector per class in the backbone's feature space, "
+        "decoded from a per-class parameter embedding; logits = scale × cosine(query features, weights) + bias. "
+        "Rows are the classes in support order."
+    )
+    n = len(view.labels)
+    for key, title, z, scale in (
+        ("weights_heatmap", "Generated weights", clf.weights[0], "RdBu"),
+        ("embedding_heatmap", "Per-class parameter embeddings", clf.embedding[0], "Viridis"),
+    ):
+        z = z.float().cpu().numpy()
+        fig = go.Figure(go.Heatmap(z=z, y=list(range(n)), colorscale=scale, zmid=0.0 if scale == "RdBu" else None,
+                                   customdata=np.array(view.names)[:, None].repeat(z.shape[1], 1),
+                                   hovertemplate="%{customdata}, feature %{x}: %{z:.3f}<extra></extra>",
+                                   # Above the plot: the class labels take the right-hand side.
+                                   colorbar=dict(orientation="h", x=1.0, xanchor="right", y=1.02, yanchor="bottom",
+                                                 len=0.3, thickness=10)))
+        fig.update_layout(title=f"{title} ({z.shape[0]} classes × {z.shape[1]} features)",
+                          height=110 + 36 * n, margin=dict(l=50, r=10, t=50, b=10))
+        _rows_with_thumbnails(fig, view)
+        st.plotly_chart(fig, key=key)
+    st.markdown(f"Learned scale: **{float(clf.scale):.2f}** · bias range: "
+                f"{float(clf.bias.min()):.3f} to {float(clf.bias.max()):.3f}")
+
+
+def pick_query(view: TaskView, result) -> int:
+    task = view.task
+    return st.selectbox(
+        "Query", range(len(task.query)), key="why_query",
+        format_func=lambda i: f"{i + 1}. {task.query_names[i]} → predicted {view.label(result.predictions[i])}",
+    )
+
+
+def why_this_prediction(view: TaskView, why: Explanation, index: int) -> None:
+    """One query's whole path, next to what the plain class means (prototypes) would have done."""
+    a, b = st.columns([1, 4], vertical_alignment="center")
+    a.image(view.query_thumbs[index], width=QUERY_THUMB)
+    predicted, proto = why.prediction, why.proto_prediction
+    agree = "agree" if predicted == proto else f"disagree: the class means say **{view.label(proto)}**"
+    rule = ("logit = scale × cosine + bias" if why.metric == "cosine"
+            else "logit = normalised features · weight + bias (the fine-tuned linear head has no scale)")
+    b.markdown(f"Generated classifier: **{view.label(predicted)}** ({why.probs[predicted]:.1%}); "
+               f"prototypes {agree}.  \n{rule}; scale **{why.scale:.2f}**, bias "
+               f"{why.bias.min():+.3f} to {why.bias.max():+.3f}; prototypes: scale {why.proto_scale:.2f}, no bias.")
+    feature = go.Figure(go.Heatmap(z=why.feature[None], colorscale="Viridis", showscale=False,
+                                   hovertemplate="feature %{x}: %{z:.3f}<extra></extra>"))
+    feature.update_layout(title=f"The query's features ({why.feature.size} numbers, what both classifiers read)",
+                          height=120, margin=dict(l=10, r=10, t=40, b=10), yaxis_visible=False)
+    st.plotly_chart(feature, key="why_feature")
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("cosine to each class weight", "logit", "probability (softmax)"))
+    for column, (generated, means) in enumerate(
+        ((why.cosine, why.proto_cosine), (why.logits, why.proto_logits), (why.probs, why.proto_probs)), start=1
+    ):
+        for name, values, colour in (("generated weights", generated, "#1f77b4"), ("class means (prototypes)", means, "#aaaaaa")):
+            fig.add_trace(go.Bar(x=view.labels, y=values, name=name, marker_color=colour, showlegend=column == 1,
+                                 legendgroup=name, hovertext=view.names), row=1, col=column)
+    fig.update_layout(barmode="group", height=340, margin=dict(l=10, r=10, t=40, b=10), legend_orientation="h")
+    st.plotly_chart(fig, key="why_chart")
+    st.caption("How far each generated weight is from its class mean, cos(weight, mean): "
+               + " · ".join(f"{view.label(c)} {v:.3f}" for c, v in enumerate(why.weight_vs_mean))
+               + " (1.000 = the generator kept the average).")

@@ -1,0 +1,339 @@
+"""Where a playground task comes from: sampled, or built by hand from uploads, drawings and photos.
+
+    task = sample_section(spec, family, model_label)   # a sampled FewShotTask, or None
+    task = hand_made_section("Upload")                 # the draft built so far, or None
+
+The hand-made task lives in `st.session_state["draft"]` (a `paramembed.tasks.TaskDraft`), so
+Upload, Draw and Camera add to the same task and other pages (the explorer) can read it. Files are
+taken in by the widgets' callbacks, which then give the widget a fresh key: accepted images show
+as thumbnails under their class, rejected ones leave the uploader and get a warning naming them.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from paramembed.app.display import plural, thumbnail
+from paramembed.data.preprocess import IMAGE_SUFFIXES
+from paramembed.errors import ParamembedError
+from paramembed.family import PHOTO
+from paramembed.tasks import LIMITS, TaskDraft, drawing_to_png, sample_task
+
+UPLOAD_TYPES = sorted({s.lstrip(".") for s in IMAGE_SUFFIXES})
+SOURCES = ("Sample", "Upload", "Draw", "Camera")
+UNLABELLED = ("query", None)
+EDITOR_THUMBNAIL = 56  # pixels, the class editor's thumbnails
+# Per-file limits the uploaders enforce (in MB, what st.file_uploader's max_upload_size takes):
+# from LIMITS, so the widget, its help text and the decoder's messages all say the same number.
+IMAGE_UPLOAD_MB = LIMITS.max_file_bytes // 2**20
+ZIP_UPLOAD_MB = LIMITS.max_zip_bytes // 2**20
+IMAGE_HELP = (f"{', '.join(UPLOAD_TYPES)}; each file up to {IMAGE_UPLOAD_MB} MB and "
+              f"{LIMITS.max_image_pixels // 1_000_000} megapixels")
+
+
+# ============ sampled tasks ============
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _sampling_dataset(channels: int, image_size: int, margin: int):
+    from paramembed.config import InputSpec
+    from paramembed.data.registry import get_dataset
+
+    source = "procedural" if channels == 1 else "procedural-photo"
+    return get_dataset(source, "test", InputSpec(channels=channels, image_size=image_size, margin=margin))
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _cached_sample(channels, image_size, margin, ways, shots, queries, within, seed, index):
+    return sample_task(_sampling_dataset(channels, image_size, margin), ways, shots, queries, within, seed, index)
+
+
+def sample_section(spec, family: str, model_label: str):
+    """Ways/shots/queries/seed and a "New task" button -> a sampled task from the data `family`'s model reads."""
+    photos = family == PHOTO
+    group, members = ("world", "objects") if photos else ("alphabet", "characters")
+    cols = st.columns(5)
+    ways = cols[0].number_input("Ways (classes)", 2, 20, 5, key="sample_ways")
+    shots = cols[1].number_input("Shots per class", 1, 10, 5, key="sample_shots")
+    queries = cols[2].number_input("Queries per class", 1, 10, 3, key="sample_queries")
+    seed = cols[3].number_input("Seed", 0, 1_000_000, 0, key="sample_seed")
+    cols[4].write("")
+    if cols[4].button("New task", icon=":material/casino:", key="sample_new"):
+        st.session_state["sample_index"] = st.session_state.get("sample_index", 0) + 1
+    within = st.checkbox(f"All classes from one {group} (harder: similar-looking {members})", key="sample_within")
+    index = st.session_state.get("sample_index", 0)
+    data = "procedural test photos (coloured objects on textured backgrounds)" if photos else "procedural test alphabets"
+    st.caption(f"Task #{index} of seed {seed}, drawn from the {data}, never seen in training; "
+               f"run by **{model_label}**.")
+    try:
+        return _cached_sample(spec.channels, spec.image_size, spec.margin, int(ways), int(shots), int(queries),
+                              bool(within), int(seed), index)
+    except (ParamembedError, ImportError) as err:
+        st.info(f"Sampling is not available for this model: {err}")
+        return None
+
+
+# ============ the hand-made task ============
+def draft() -> TaskDraft:
+    return st.session_state.setdefault("draft", TaskDraft())
+
+
+def start_over() -> None:
+    draft().clear()
+    # A new task: the app picks its model family again.
+    st.session_state["draft_round"] = st.session_state.get("draft_round", 0) + 1
+
+
+def notify(messages: list[str], level: str = "warning") -> None:
+    """Messages from a callback, shown once on the rerun it causes (`show_notices`)."""
+    st.session_state.setdefault("notices", []).extend((level, m) for m in messages)
+
+
+def show_notices() -> None:
+    for level, message in st.session_state.pop("notices", []):
+        {"error": st.error, "success": st.success}.get(level, st.warning)(message)
+
+
+def report(problems: list[str], added: str) -> None:
+    """After adding files: one warning per rejected file (it names the file and why), else `added`."""
+    notify(problems, "warning")
+    if added:
+        notify([added], "success")
+
+
+def widget_key(name: str) -> str:
+    """`name` plus this widget's round: a new round is an empty widget (see `next_round`)."""
+    return f"{name}_{st.session_state.get('widget_rounds', {}).get(name, 0)}"
+
+
+def next_round(name: str) -> None:
+    rounds = st.session_state.setdefault("widget_rounds", {})
+    rounds[name] = rounds.get(name, 0) + 1
+
+
+def _files(key: str) -> list[tuple[str, bytes]]:
+    value = st.session_state.get(key)
+    files = value if isinstance(value, list) else [value] if value else []
+    return [(f.name, f.getvalue()) for f in files]
+
+
+def class_id(name: str) -> int:
+    """A stable number per class, so its widgets keep their keys when classes are renamed or removed."""
+    ids = st.session_state.setdefault("class_ids", {})
+    if name not in ids:
+        ids[name] = st.session_state["next_class_id"] = st.session_state.get("next_class_id", 0) + 1
+    return ids[name]
+
+
+def targets(d: TaskDraft) -> list[tuple[str, str | None]]:
+    return [("class", n) for n in d.classes] + [UNLABELLED] + [("query", n) for n in d.classes]
+
+
+def target_label(target: tuple[str, str | None]) -> str:
+    kind, name = target
+    if kind == "class":
+        return f"Class: {name}"
+    return "Query (unlabelled)" if name is None else f"Query labelled {name}"
+
+
+def add_to(target: tuple[str, str | None], files: list[tuple[str, bytes]]) -> list[str]:
+    kind, name = target
+    return draft().add_files(name, files) if kind == "class" else draft().add_query_files(files, name)
+
+
+# ============ callbacks: files in, the widget emptied ============
+def _count() -> int:
+    d = draft()
+    return sum(len(v) for v in d.classes.values()) + len(d.queries)
+
+
+def on_class_upload(name: str, widget: str) -> None:
+    before = _count()
+    problems = draft().add_files(name, _files(widget_key(widget)))
+    added = _count() - before
+    report(problems, f"Added {plural(added, 'image')} to {name!r}." if added else "")
+    next_round(widget)
+
+
+def on_query_upload() -> None:
+    before = _count()
+    problems = draft().add_query_files(_files(widget_key("upload_queries")), st.session_state.get("query_label", UNLABELLED)[1])
+    added = _count() - before
+    report(problems, f"Added {plural(added, 'query image', 'query images')}." if added else "")
+    next_round("upload_queries")
+
+
+def on_zip_upload() -> None:
+    d = draft()
+    for name, data in _files(widget_key("upload_zip")):
+        before = _count()
+        try:
+            problems = d.add_zip(data, name)
+        except ParamembedError as err:
+            notify([str(err)], "error")
+            continue
+        added = _count() - before
+        report(problems, f"{name}: added {plural(added, 'image')}.")
+    next_round("upload_zip")
+
+
+def on_camera_shot() -> None:
+    files = _files(widget_key("camera_shot"))
+    if not files:
+        return
+    n = st.session_state["photo_count"] = st.session_state.get("photo_count", 0) + 1
+    target = st.session_state.get("camera_target", UNLABELLED)
+    _, data = files[0]
+    problems = add_to(target, [(f"photo-{n}.jpg", data)])
+    report(problems, "" if problems else f"Added photo-{n}.jpg to {target_label(target)}.")
+    next_round("camera_shot")  # an empty camera, ready for the next shot into the same target
+
+
+def on_add_class() -> None:
+    try:
+        name = draft().add_class(st.session_state.get("new_class_name", ""))
+        st.session_state["new_class_name"] = ""
+        notify([f"Added class {name!r}."], "success")
+    except ParamembedError as err:
+        notify([str(err)], "error")
+
+
+def on_rename(old: str, key: str) -> None:
+    try:
+        new = draft().rename_class(old, st.session_state[key])
+        ids = st.session_state.setdefault("class_ids", {})
+        if old in ids:
+            ids[new] = ids.pop(old)
+        st.session_state[key] = new
+    except ParamembedError as err:
+        st.session_state[key] = old  # keep the old name in the box: nothing changed
+        notify([str(err)], "error")
+
+
+def on_remove(name: str) -> None:
+    draft().remove_class(name)
+    notify([f"Removed class {name!r}."], "success")
+
+
+def on_clear_class(name: str) -> None:
+    draft().classes[name].clear()
+
+
+def on_clear_queries() -> None:
+    draft().queries.clear()
+
+
+# ============ the widgets ============
+def _thumbnails(images: list, captions: list[str]) -> None:
+    if images:
+        st.image([thumbnail(img) for img in images], width=EDITOR_THUMBNAIL, caption=[c[:14] for c in captions])
+
+
+def class_editor(source: str) -> None:
+    d = draft()
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    c1.text_input("New class name", key="new_class_name", placeholder="e.g. cat, alpha, my signature")
+    c2.button("Add class", icon=":material/add:", key="add_class", on_click=on_add_class)
+    show_notices()
+    for name, images in list(d.classes.items()):
+        cid = class_id(name)
+        with st.container(border=True):
+            cols = st.columns([3, 2, 1, 1], vertical_alignment="center")
+            key = f"class_name_{cid}"
+            if st.session_state.get(key) != name:
+                st.session_state[key] = name
+            cols[0].text_input("Class name", key=key, on_change=on_rename, args=(name, key), label_visibility="collapsed")
+            cols[1].caption(f"{len(images)} / {LIMITS.max_images_per_class} images")
+            cols[2].button("Clear images", key=f"clear_class_{cid}", on_click=on_clear_class, args=(name,))
+            cols[3].button("Remove", icon=":material/delete:", key=f"remove_class_{cid}", on_click=on_remove, args=(name,))
+            if source == "Upload":
+                widget = f"upload_images_{cid}"
+                st.file_uploader(f"Images for class '{name}'", type=UPLOAD_TYPES, accept_multiple_files=True,
+                                 key=widget_key(widget), on_change=on_class_upload, args=(name, widget),
+                                 max_upload_size=IMAGE_UPLOAD_MB, help=IMAGE_HELP)
+            _thumbnails([img.image for img in images], [img.name for img in images])
+
+
+def query_list() -> None:
+    d = draft()
+    if not d.queries:
+        return
+    c1, c2 = st.columns([4, 1])
+    c1.markdown(f"**Queries ({len(d.queries)} / {LIMITS.max_queries})**")
+    c2.button("Clear queries", key="clear_queries", on_click=on_clear_queries)
+    _thumbnails([img.image for img, _ in d.queries], [label or "?" for _, label in d.queries])
+
+
+def upload_section() -> None:
+    d = draft()
+    with st.expander("A whole task as one zip (ImageFolder layout)", icon=":material/folder_zip:", expanded=not d.classes):
+        st.caption("`<class>/<image>` for each class; optional `query/<image>` (unlabelled) or `query/<class>/<image>` queries.")
+        st.file_uploader("Task zip", type=["zip"], key=widget_key("upload_zip"), on_change=on_zip_upload,
+                         max_upload_size=ZIP_UPLOAD_MB,
+                         help=f"up to {ZIP_UPLOAD_MB} MB and {LIMITS.max_zip_members} files; images inside: {IMAGE_HELP}")
+    class_editor("Upload")
+    with st.container(border=True):
+        options = [UNLABELLED] + [("query", n) for n in d.classes]
+        st.selectbox("Label of the next query images", options, format_func=target_label, key="query_label")
+        st.file_uploader("Query images", type=UPLOAD_TYPES, accept_multiple_files=True, key=widget_key("upload_queries"),
+                         on_change=on_query_upload, max_upload_size=IMAGE_UPLOAD_MB, help=IMAGE_HELP)
+    query_list()
+
+
+def draw_section() -> None:
+    class_editor("Draw")
+    d = draft()
+    if not d.classes:
+        st.info("Add a class first, then draw its examples here.")
+        return
+    try:
+        from streamlit_drawable_canvas import st_canvas
+    except Exception as err:  # a frontend component: its import can fail outside a real server
+        st.warning(f"The drawing canvas is unavailable here ({err}); use Upload or Camera instead.")
+        return
+    target = st.selectbox("Add the drawing to", targets(d), format_func=target_label, key="draw_target")
+    n = st.session_state.get("canvas_round", 0)
+    canvas = st_canvas(
+        stroke_width=14, stroke_color="#000000", background_color="#ffffff", height=280, width=280,
+        drawing_mode="freedraw", return_image_data=True, key=f"draw_canvas_{n}",
+    )
+    if st.button("Add drawing", key="draw_add"):
+        try:
+            if canvas is None or canvas.image_data is None:
+                raise ParamembedError("the drawing is empty: draw something first")
+            png = drawing_to_png(canvas.image_data)
+        except ParamembedError as err:
+            st.warning(str(err))
+        else:
+            problems = add_to(target, [(f"drawing-{n + 1}.png", png)])
+            if problems:
+                for p in problems:
+                    st.warning(p)
+            else:
+                st.session_state["canvas_round"] = n + 1  # a fresh key gives an empty canvas
+                notify([f"Added the drawing to {target_label(target)}."], "success")
+                st.rerun()
+    query_list()
+
+
+def camera_section() -> None:
+    class_editor("Camera")
+    d = draft()
+    if not d.classes:
+        st.info("Add a class first, then photograph its examples here.")
+        return
+    st.selectbox("Photos go to", targets(d), format_func=target_label, key="camera_target",
+                 help="every photo you take is added here at once; switch to photograph the next class")
+    st.camera_input("Take a photo", key=widget_key("camera_shot"), on_change=on_camera_shot)
+    query_list()
+
+
+def hand_made_section(source: str):
+    """The Upload / Draw / Camera editor for `source`, then the task it makes (None until it is one)."""
+    st.caption(f"Upload, Draw and Camera all add to the same task, so you can mix them. Limits: {LIMITS.describe()}.")
+    {"Upload": upload_section, "Draw": draw_section, "Camera": camera_section}[source]()
+    if draft().classes or draft().queries:
+        st.button("Start over (clear the whole task)", key="clear_task", on_click=start_over)
+    try:
+        return draft().build()
+    except ParamembedError as err:
+        st.info(f"Not a task yet: {err}.")
+        return None

@@ -39,7 +39,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from paramembed.checkpoint import ASSETS, load_model
+from paramembed.checkpoint import ASSETS
+from paramembed.zoo import load_model
 from paramembed.config import ModelConfig, TrainConfig, from_dict
 from paramembed.data.episodes import Task, TaskSampler, stack_tasks
 from paramembed.data.glyphs import GlyphAlphabets, GlyphStyle

@@ -16,15 +16,14 @@ import streamlit as st
 
 from paramembed.errors import ParamembedError
 from paramembed.methods import ANY_BACKBONE, METHOD_NAMES, get_method, method_help
-from paramembed.zoo import FAMILY_CHANNELS, MODELS_ENV, PRETRAINED, ModelEntry, find_models  # noqa: F401 (re-exported for pages)
+from paramembed.zoo import FAMILY_CHANNELS, MODELS_ENV, PRETRAINED, ModelEntry, find_models, load_model, load_photo_model  # noqa: F401 (pages use ui.PRETRAINED)
 
 ModelChoice = ModelEntry  # the name the pages knew it by
+
 
 @st.cache_resource(show_spinner="Loading the model (once per process)...")
 def load_model_cached(path: str, device: str = "auto"):
     """The model in `path`, loaded once per process and shared read-only by all sessions."""
-    from paramembed.zoo import load_model
-
     return load_model(path, device=device)
 
 
@@ -75,7 +74,6 @@ def is_pretrained(choice: ModelEntry) -> bool:
 @st.cache_resource(show_spinner="Loading ImageNet ResNet-18 (once per process)...")
 def _load_pretrained(device: str, weights: str):
     """`weights` (the file found, or "") is only a cache key: dropping the file in takes effect on rerun."""
-    from paramembed.zoo import load_photo_model
 
     # Never download from the app: a page must not hang on the network.
     return load_photo_model(allow_download=False, device=device)

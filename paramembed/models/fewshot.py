@@ -72,8 +72,7 @@ class FewShotModel(nn.Module):
         super().__init__()
         self.config = config
         spec = config.input
-        own = METHODS[config.generator] if config.generator in METHODS else None
-        adapts_backbone = own is not None and own.adapts_backbone
+        adapts_backbone = config.generator in METHODS and METHODS[config.generator].adapts_backbone
         self.backbone = get_backbone(
             config.backbone,
             in_channels=spec.channels,

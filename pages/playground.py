@@ -130,5 +130,5 @@ with tab_download:
     st.caption("Weights, bias, embeddings, scale, the class labels and the model's config in one safetensors file.")
     if ui.is_pretrained(runner):
         st.caption("This classifier reads ImageNet ResNet-18 features: load the model with "
-                   "`paramembed.models.pretrained.load_pretrained_model()` in place of `load_model` below.")
+                   "`paramembed.zoo.load_pretrained_model()` in place of `load_model` below.")
     st.code(usage_snippet(model_ref), language="python")

@@ -6,11 +6,13 @@
     probs = model.predict(clf, query_images)              # (queries, ways)
 """
 
-from paramembed.checkpoint import list_models, load_model, save_model
+from paramembed.checkpoint import save_model
 from paramembed.config import InputSpec, ModelConfig, TrainConfig
 from paramembed.errors import ParamembedError
+from paramembed.methods import METHOD_NAMES as METHODS  # the names, as a tuple: what this export always was
 from paramembed.models.classifier import GeneratedClassifier
-from paramembed.models.fewshot import METHODS, FewShotModel, build_model
+from paramembed.models.fewshot import FewShotModel, build_model
+from paramembed.zoo import list_models, load_model
 
 __all__ = [
     "FewShotModel",

@@ -1,7 +1,9 @@
-"""Model folders: `model.safetensors` + `config.json` (+ `metrics.jsonl` from training).
+"""Model folders on disk: `model.safetensors` + `config.json` (+ `metrics.jsonl` from training).
 
-A folder alone rebuilds its model: the config travels with the weights. Writes are atomic
-(a temporary file, then `os.replace`), so an interrupted run never leaves half a checkpoint.
+A folder alone rebuilds its model: the config travels with the weights. This module only writes
+and reads those two files; which models exist and how one is built from its folder is the model
+zoo's job (`paramembed.zoo`). Writes are atomic (a temporary file, then `os.replace`), so an
+interrupted run never leaves half a checkpoint.
 """
 
 from __future__ import annotations
@@ -9,20 +11,21 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from paramembed.config import ModelConfig, from_dict, to_dict
 from paramembed.errors import ParamembedError
-from paramembed.models.fewshot import FewShotModel
+
+if TYPE_CHECKING:  # only a type: importing the network here would make a cycle with the zoo
+    from paramembed.models.fewshot import FewShotModel
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
-ASSETS = Path(__file__).resolve().parent.parent / "assets" / "models"
-DEFAULT_MODEL = "hyper"
+ASSETS = Path(__file__).resolve().parent.parent / "assets" / "models"  # the shipped model folders
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -44,27 +47,6 @@ def save_model(model: FewShotModel, folder: str | Path, extra: dict[str, Any] | 
     return folder
 
 
-def list_models(root: Path = ASSETS) -> list[str]:
-    """Names of the shipped models (folders under assets/models with weights)."""
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if (p / WEIGHTS).is_file())
-
-
-def resolve_model_path(name_or_path: str | Path | None) -> Path:
-    """A shipped model's name, or a folder path; None gives the default shipped model."""
-    if name_or_path is None:
-        name_or_path = DEFAULT_MODEL
-    path = Path(name_or_path)
-    if (path / CONFIG).exists() or (path / WEIGHTS).exists():
-        return path
-    shipped = ASSETS / str(name_or_path)
-    if (shipped / CONFIG).exists():
-        return shipped
-    known = ", ".join(list_models()) or "none"
-    raise ParamembedError(f"no model at {str(name_or_path)!r} (a folder with {CONFIG} and {WEIGHTS}); shipped models: {known}")
-
-
 def read_model_config(folder: Path) -> tuple[ModelConfig, dict[str, Any]]:
     try:
         payload = json.loads((folder / CONFIG).read_text())
@@ -77,24 +59,24 @@ def read_model_config(folder: Path) -> tuple[ModelConfig, dict[str, Any]]:
     return from_dict(ModelConfig, payload["model"], "model"), payload
 
 
-def load_model(name_or_path: str | Path | None = None, device: str | torch.device = "auto") -> FewShotModel:
-    """Rebuild a model from its folder (or a shipped model's name) and put it in eval mode."""
-    from paramembed.device import pick_device
-
-    folder = resolve_model_path(name_or_path)
-    config, _ = read_model_config(folder)
-    model = FewShotModel(config)
+def read_weight_shapes(folder: Path) -> dict[str, tuple[int, ...]]:
+    """Every tensor's name and shape in the folder's weights, from the file's header alone."""
     weights = folder / WEIGHTS
     if not weights.is_file():
         raise ParamembedError(f"{folder}: {WEIGHTS} is missing")
     try:
-        state = load_file(str(weights))
+        with safe_open(str(weights), framework="pt") as f:
+            return {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}
     except (SafetensorError, OSError, ValueError) as err:
         raise ParamembedError(f"{weights}: corrupt checkpoint ({err})") from None
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ParamembedError(
-            f"{weights}: weights do not match config.json (missing {len(missing)}, unexpected {len(unexpected)} tensors)"
-        )
-    target = device if isinstance(device, torch.device) else pick_device(device)
-    return model.to(target).eval()
+
+
+def read_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """The folder's weights as CPU tensors, by name."""
+    weights = folder / WEIGHTS
+    if not weights.is_file():
+        raise ParamembedError(f"{folder}: {WEIGHTS} is missing")
+    try:
+        return load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ParamembedError(f"{weights}: corrupt checkpoint ({err})") from None

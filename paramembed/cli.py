@@ -11,8 +11,9 @@ import os
 import sys
 
 from paramembed.errors import ParamembedError
+from paramembed.methods import ANY_BACKBONE, METHOD_NAMES, method_help
 
-PRETRAINED_NAME = "imagenet-resnet18"  # paramembed.models.pretrained.PRETRAINED_NAME, without importing torchvision
+PRETRAINED_NAME = "imagenet-resnet18"  # paramembed.zoo.PRETRAINED_NAME, without importing torch for --help
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -32,13 +33,11 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from paramembed.checkpoint import load_model
     from paramembed.data.registry import get_dataset
     from paramembed.evaluation import evaluate
+    from paramembed.zoo import load_model, load_photo_model
 
     if args.model == PRETRAINED_NAME:
-        from paramembed.models.pretrained import load_photo_model
-
         model, notice = load_photo_model(device=args.device)
         if notice:
             print(f"note: {notice}", file=sys.stderr)
@@ -63,10 +62,14 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _models(args: argparse.Namespace) -> None:
-    from paramembed.checkpoint import ASSETS, list_models, read_model_config
+    from pathlib import Path
 
-    for name in list_models():
-        config, payload = read_model_config(ASSETS / name)
+    from paramembed.checkpoint import read_model_config
+    from paramembed.zoo import shipped_models
+
+    for entry in sorted(shipped_models(), key=lambda e: e.name):
+        name = entry.name
+        config, payload = read_model_config(Path(entry.path))
         print(f"{name:<10} generator={config.generator:<7} input={config.input.channels}x{config.input.image_size}  episodes={payload.get('episodes', '?')}")
 
 
@@ -100,8 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--within-alphabet", type=float, nargs="?", const=1.0, default=0.0, metavar="P",
                    help="probability that a task takes all its classes from one alphabet, as in training configs; "
                    "the bare flag means 1 (the Lake et al. 2015 within-alphabet protocol); default 0: random classes")
-    p.add_argument("--method", action="append", choices=["hyper", "latent", "proto", "maml", "finetune"],
-                   help="adaptation method (default: the model's own); proto and finetune work with any model; repeatable")
+    p.add_argument("--method", action="append", choices=METHOD_NAMES,
+                   help=f"adaptation method (default: the model's own); {' and '.join(ANY_BACKBONE)} work with any model, "
+                   f"the others need a model trained with them; repeatable. {method_help()}")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")

@@ -17,8 +17,8 @@ from tqdm import tqdm
 
 from paramembed.data.episodes import ClassDataset, TaskSampler
 from paramembed.errors import ParamembedError
+from paramembed.methods import check_method_for, eval_mode
 from paramembed.models.fewshot import FewShotModel
-from paramembed.models.generators import ProtoGenerator
 
 
 @dataclass
@@ -53,15 +53,16 @@ class FeatureBank:
         self.model, self.dataset, self.batch_size = model, dataset, batch_size
         self._rows: dict[tuple[int, int, int], torch.Tensor] = {}
 
-    @torch.inference_mode()
     def features(self, keys: list[tuple[int, int, int]]) -> torch.Tensor:
+        """len(keys) image keys -> (len(keys), D) features, in eval mode (running batch-norm statistics)."""
         todo = list(dict.fromkeys(k for k in keys if k not in self._rows))
-        for i in range(0, len(todo), self.batch_size):
-            chunk = todo[i : i + self.batch_size]
-            images = torch.from_numpy(self.dataset.images(chunk)).to(self.model.device)
-            for key, feat in zip(chunk, self.model.features(images)):
-                self._rows[key] = feat
-        return torch.stack([self._rows[k] for k in keys])
+        with eval_mode(self.model):
+            for i in range(0, len(todo), self.batch_size):
+                chunk = todo[i : i + self.batch_size]
+                images = torch.from_numpy(self.dataset.images(chunk)).to(self.model.device)
+                for key, feat in zip(chunk, self.model.features(images)):
+                    self._rows[key] = feat
+            return torch.stack([self._rows[k] for k in keys])
 
 
 def evaluate(
@@ -84,17 +85,16 @@ def evaluate(
     Pass one `FeatureBank` to several calls on the same model and dataset to compute each image's
     features only once across all of them.
     """
-    method = method or model.method
+    method = check_method_for(model.method, method or model.method).name
     within_alphabet = float(within_alphabet)
     if not 0.0 <= within_alphabet <= 1.0:  # also refuses NaN
         raise ParamembedError(f"within_alphabet is a probability in [0, 1], got {within_alphabet}")
     sampler = TaskSampler(dataset, queries=queries, within_alphabet=within_alphabet, seed=seed)
     sampler.check(ways, shots)
-    model.eval()
     accuracies: list[float] = []
     labels = torch.arange(ways, device=model.device).repeat_interleave(shots)
     query_labels = torch.arange(ways, device=model.device).repeat_interleave(queries)
-    if method not in ("hyper", "latent", "proto", "finetune"):
+    if m.adapts_backbone:  # features change with every task: nothing to cache
         bank = None
     elif bank is None:
         bank = FeatureBank(model, dataset)
@@ -113,15 +113,11 @@ def evaluate(
     return EvalResult(method, ways, shots, queries, episodes, within_alphabet, mean, ci)
 
 
-def _classify_features(model, method, support, labels, query, ways) -> torch.Tensor:
-    from paramembed.models.baselines import finetune_head
-
-    if method == "finetune":
-        clf = finetune_head(support.clone(), labels, ways)
-    else:
-        generator = ProtoGenerator() if method == "proto" else model.generator
-        needs_grad = method == "latent" and model.config.latent_steps > 0
-        with torch.no_grad() if needs_grad else torch.inference_mode():
-            clf = generator(support[None].clone(), labels[None], ways, model.scale)
-    with torch.inference_mode():
+def _classify_features(model: FewShotModel, method: str, support, labels, query, ways) -> torch.Tensor:
+    """Cached features -> (queries, ways) probabilities: support (S, D), labels (S,), query (Q, D)."""
+    # The bank's tensors were made in inference mode; clones are ordinary tensors that autograd
+    # accepts (the latent generator's code steps, the fine-tuned head).
+    with eval_mode(model, method):
+        clf = model.classifier_from_features(support[None].clone(), labels[None], ways, method)
+    with eval_mode(model):
         return torch.softmax(clf.logits(query[None].clone())[0], -1)

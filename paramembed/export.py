@@ -27,6 +27,11 @@ from paramembed.errors import ParamembedError
 from paramembed.models.classifier import GeneratedClassifier
 
 FORMAT = "paramembed.classifier/1"
+TENSORS = ("weights", "bias", "embedding", "scale")
+METRICS = ("cosine", "linear")
+# What makes two models' features the same space (a different generator means another trained
+# model); adaptation-only settings such as latent_steps or maml_lr do not matter to a classifier.
+SAME_MODEL_FIELDS = ("generator", "backbone", "width", "input")
 
 
 def classifier_to_bytes(clf: GeneratedClassifier, model_ref: str = "", model_config: ModelConfig | None = None) -> bytes:
@@ -87,31 +92,74 @@ def load_classifier(source: str | Path | bytes, model=None) -> tuple[GeneratedCl
         tensors = load_bytes(source)
     except (SafetensorError, ValueError, RuntimeError) as err:
         raise ParamembedError(f"{label}: corrupt classifier file ({err})") from None
+    missing = [name for name in TENSORS if name not in tensors]
+    if missing:
+        raise ParamembedError(f"{label}: has no {', '.join(repr(m) for m in missing)} tensor{'s' if len(missing) > 1 else ''}")
+    labels = _json_field(meta, "labels", label)
+    config = _json_field(meta, "config", label) if meta.get("config") else None
+    metric = meta.get("metric", "cosine")
+    weights = tensors["weights"]
+    if weights.dim() != 3 or weights.shape[0] != 1:
+        raise ParamembedError(f"{label}: weights should be (1, ways, features), got {list(weights.shape)}")
+    if tuple(tensors["bias"].shape) != tuple(weights.shape[:2]):
+        raise ParamembedError(f"{label}: bias should be {list(weights.shape[:2])}, got {list(tensors['bias'].shape)}")
+    if not isinstance(labels, list) or len(labels) != weights.shape[1]:
+        raise ParamembedError(f"{label}: its labels should be a list of {weights.shape[1]} class names, got {labels!r}")
+    if metric not in METRICS:
+        raise ParamembedError(f"{label}: unknown metric {metric!r}; known: {', '.join(METRICS)}")
+    if config is not None and not isinstance(config, dict):
+        raise ParamembedError(f"{label}: its config metadata should be a mapping, got {type(config).__name__}")
     fast = {k[len("fast.") :]: v for k, v in tensors.items() if k.startswith("fast.")}
     clf = GeneratedClassifier(
-        tensors["weights"],
-        tensors["bias"],
-        tensors["embedding"],
-        tensors["scale"],
-        labels=json.loads(meta["labels"]),
-        fast_weights=[fast] if fast else None,
-        metric=meta.get("metric", "cosine"),
+        weights, tensors["bias"], tensors["embedding"], tensors["scale"],
+        labels=labels, fast_weights=[fast] if fast else None, metric=metric,
     )
-    info = {
-        "labels": clf.labels,
-        "metric": clf.metric,
-        "model": meta.get("model", ""),
-        "config": json.loads(meta["config"]) if meta.get("config") else None,
-    }
+    info = {"labels": clf.labels, "metric": clf.metric, "model": meta.get("model", ""), "config": config}
     if model is not None:
+        made_with = info["model"] or "unknown"
+        if config is not None:
+            differs = _first_difference(config, to_dict(model.config))
+            if differs:
+                raise ParamembedError(
+                    f"{label}: made with a model whose {differs}; a classifier only works with the model "
+                    f"that generated it: load that one ({made_with})"
+                )
         dim = model.backbone.feature_dim
         if clf.weights.shape[-1] != dim:
             raise ParamembedError(
                 f"{label}: its weights have {clf.weights.shape[-1]} features but this model's backbone gives {dim}; "
-                f"load the model it was made with ({info['model'] or 'unknown'})"
+                f"load the model it was made with ({made_with})"
             )
         clf = _to(clf, model.device)
     return clf, info
+
+
+def _json_field(meta: dict[str, str], name: str, label: str) -> Any:
+    if name not in meta:
+        raise ParamembedError(f"{label}: its metadata has no {name!r}")
+    try:
+        return json.loads(meta[name])
+    except (json.JSONDecodeError, TypeError) as err:
+        raise ParamembedError(f"{label}: its {name!r} metadata is not valid JSON ({err})") from None
+
+
+def _first_difference(saved: dict[str, Any], mine: dict[str, Any], where: str = "", fields: tuple[str, ...] = SAME_MODEL_FIELDS) -> str | None:
+    """The first of `fields` where the classifier's model config and this model's differ, as
+    "generator is 'hyper', this model's 'latent'"; None when they agree.
+
+    A field the saved config lacks (written before the field existed) is not a difference.
+    """
+    for key in fields or tuple(mine):
+        if key not in saved or key not in mine:
+            continue
+        a, b = saved[key], mine[key]
+        if isinstance(a, dict) and isinstance(b, dict):
+            found = _first_difference(a, b, f"{where}{key}.", ())
+            if found:
+                return found
+        elif a != b:
+            return f"{where}{key} is {a!r}, this model's {b!r}"
+    return None
 
 
 def _to(clf: GeneratedClassifier, device: torch.device) -> GeneratedClassifier:

@@ -13,10 +13,15 @@ evaluation, the CLI, the benchmark, the app) reads this table instead of restati
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator
 
 from paramembed.config import ModelConfig
 from paramembed.errors import ParamembedError
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,13 @@ METHODS: dict[str, Method] = {
 }
 METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
 TRAINABLE: tuple[str, ...] = tuple(n for n, m in METHODS.items() if m.trainable)
+GENERATORS: tuple[str, ...] = tuple(n for n, m in METHODS.items() if m.kind == "generator")
+ANY_BACKBONE: tuple[str, ...] = tuple(n for n, m in METHODS.items() if m.any_backbone)
+
+
+def method_help() -> str:
+    """Every method and its summary on one line: the help text of the CLI's and the app's pickers."""
+    return "; ".join(f"{m.name}: {m.summary}" for m in METHODS.values())
 
 
 def get_method(name: str) -> Method:
@@ -67,3 +79,25 @@ def check_method_for(model_method: str, name: str) -> Method:
     if not method.any_backbone and name != model_method:
         raise ParamembedError(f"method {name!r} needs a {name} model; this model is {model_method!r}")
     return method
+
+
+@contextmanager
+def eval_mode(model: nn.Module, method: str | Method | None = None) -> Iterator[None]:
+    """Run `model` in eval mode under the cheapest autograd mode `method` allows; restore after.
+
+    Inference mode is fastest, but its tensors can never enter autograd, which gradient methods
+    (MAML's inner loop, the fine-tuned head) and the latent generator's code steps need: those
+    get `no_grad` and switch gradients back on where they take steps. None: inference only.
+    """
+    import torch  # here, not at the top: the CLI's parser reads the table without paying for torch
+
+    if isinstance(method, str):
+        method = get_method(method)
+    needs_grad = method is not None and method.needs_grad(model.config)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad() if needs_grad else torch.inference_mode():
+            yield
+    finally:
+        model.train(was_training)

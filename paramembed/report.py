@@ -22,7 +22,8 @@ from pathlib import Path
 
 import torch
 
-from paramembed.checkpoint import ASSETS, list_models, load_model
+from paramembed.checkpoint import ASSETS
+from paramembed.zoo import list_models, load_model
 from paramembed.config import read_config_file
 from paramembed.errors import ParamembedError
 from paramembed.evaluation import FeatureBank, evaluate

@@ -69,17 +69,6 @@ def list_runs(root: str | Path | None = None, assets: Path = ASSETS) -> list[Run
     return runs
 
 
-def list_model_folders(root: str | Path | None = None, assets: Path = ASSETS) -> dict[str, Path]:
-    """label -> folder for every loadable model: shipped ones, then finished-or-checkpointed runs."""
-    models = {}
-    if assets.is_dir():
-        models.update({f"shipped: {p.name}": p for p in sorted(assets.iterdir()) if (p / WEIGHTS).is_file()})
-    base = runs_root(root)
-    if base.is_dir():
-        models.update({f"run: {p.name}": p for p in sorted(base.iterdir()) if (p / WEIGHTS).is_file() and (p / CONFIG).is_file()})
-    return models
-
-
 def check_name(name: str) -> str:
     """A run name: one plain folder name, so `<root>/<name>` never leaves the root."""
     name = (name or "").strip()

@@ -33,6 +33,7 @@ from paramembed.logs import append_metrics, truncate_metrics
 from paramembed.device import pick_device
 from paramembed.errors import ParamembedError
 from paramembed.evaluation import evaluate
+from paramembed.methods import TRAINABLE
 from paramembed.models.fewshot import FewShotModel
 from paramembed.run_metrics import write_progress
 from paramembed.runs import run_folder
@@ -142,8 +143,8 @@ def check_config(config: TrainConfig) -> None:
         raise ParamembedError(f"ways must be at least 2, got {c.ways}")
     if min(c.shots) < 1 or c.queries < 1 or c.tasks_per_batch < 1 or c.episodes < 1:
         raise ParamembedError("shots, queries, tasks_per_batch and episodes must be at least 1")
-    if c.model.generator not in ("hyper", "latent", "proto", "maml"):
-        raise ParamembedError(f"unknown generator {c.model.generator!r}; known: hyper, latent, proto, maml")
+    if c.model.generator not in TRAINABLE:
+        raise ParamembedError(f"unknown generator {c.model.generator!r}; known: {', '.join(TRAINABLE)}")
     if c.augment not in AUGMENTATIONS:
         raise ParamembedError(f"unknown augment {c.augment!r}; known: {', '.join(AUGMENTATIONS)}")
     if not 0.0 <= c.mix_weight <= 1.0:

@@ -1,96 +1,29 @@
-"""Small Streamlit helpers shared by the app's pages: finding models, loading each once, the sidebar.
+"""Small Streamlit helpers shared by the app's pages: picking models, loading each once, the sidebar.
 
 Models are loaded once per process with `st.cache_resource` and shared by every session. They are
 used read-only (eval mode, no parameter is ever written after loading); `model_lock` serialises
 the forward passes so that concurrent sessions never interleave on one module.
 
-Which models exist: the shipped ones (`assets/models/<name>`), locally trained ones (any
-`runs/<name>/` holding `model.safetensors` + `config.json`), and folders named in the
-`PARAMEMBED_MODELS` environment variable (os.pathsep-separated; the first is preselected), which
-is how tests and demos point the app at a model outside the tree.
+Which models exist is the model zoo's answer (`paramembed.zoo.find_models`): folders named in
+`PARAMEMBED_MODELS` (the first is preselected), the shipped ones, and runs under the runs root.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import threading
-from dataclasses import dataclass
-from pathlib import Path
 
 import streamlit as st
 
-from paramembed.checkpoint import ASSETS, CONFIG, DEFAULT_MODEL, WEIGHTS
 from paramembed.errors import ParamembedError
-from paramembed.models.fewshot import METHODS
+from paramembed.methods import ANY_BACKBONE, METHOD_NAMES, get_method, method_help
+from paramembed.zoo import FAMILY_CHANNELS, MODELS_ENV, PRETRAINED, ModelEntry, find_models, load_model, load_photo_model  # noqa: F401 (pages use ui.PRETRAINED)
 
-ROOT = Path(__file__).resolve().parent.parent
-RUNS = ROOT / "runs"
-MODELS_ENV = "PARAMEMBED_MODELS"
-# Methods that run on any model's backbone; the others need a model trained for them.
-ANY_BACKBONE = ("proto", "finetune")
-METHOD_HELP = {
-    "hyper": "a hypernetwork generates each class's weights from its support features",
-    "latent": "weights decoded from a per-class latent code (LEO-style)",
-    "proto": "imprinting: each class's weights are its mean support feature",
-    "maml": "MAML baseline: the whole network takes gradient steps on the support set",
-    "finetune": "baseline: a linear head trained for 100 steps on frozen features",
-}
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """A model the app can load: a display label, its folder, and the generator it was trained with."""
-
-    label: str
-    path: str
-    generator: str
-    channels: int
-
-
-# Not a folder: torchvision's ImageNet ResNet-18 with imprinted weights (paramembed.models.pretrained).
-# Its path is the name the CLI accepts for it; it reads RGB and generates weights by imprinting.
-PRETRAINED = ModelChoice("ImageNet ResNet-18 (pretrained, imprinting)", "imagenet-resnet18", "proto", 3)
-FAMILY_CHANNELS = {"glyph": 1, "photo": 3}
-
-
-def _describe(folder: Path) -> tuple[str, int] | None:
-    if not ((folder / WEIGHTS).is_file() and (folder / CONFIG).is_file()):
-        return None
-    try:
-        model = json.loads((folder / CONFIG).read_text()).get("model", {})
-        return str(model.get("generator", "?")), int(model.get("input", {}).get("channels", 1))
-    except (OSError, ValueError, AttributeError):
-        return None  # a half-written or foreign folder is simply not offered
-
-
-def find_models(assets: Path = ASSETS, runs: Path = RUNS) -> list[ModelChoice]:
-    """Every loadable model: env folders first, then shipped (default first), then runs/."""
-    choices: list[ModelChoice] = []
-    seen: set[str] = set()
-
-    def add(label: str, folder: Path) -> None:
-        described = _describe(folder)
-        key = str(folder.resolve())
-        if described and key not in seen:
-            seen.add(key)
-            choices.append(ModelChoice(label, str(folder), *described))
-
-    for entry in filter(None, os.environ.get(MODELS_ENV, "").split(os.pathsep)):
-        add(f"{Path(entry).name} ({entry})", Path(entry))
-    shipped = sorted(assets.glob("*/"), key=lambda p: (p.name != DEFAULT_MODEL, p.name)) if assets.is_dir() else []
-    for folder in shipped:
-        add(f"{folder.name} (shipped)", folder)
-    for folder in sorted(runs.glob("*/")) if runs.is_dir() else []:
-        add(f"{folder.name} (trained in runs/)", folder)
-    return choices
+ModelChoice = ModelEntry  # the name the pages knew it by
 
 
 @st.cache_resource(show_spinner="Loading the model (once per process)...")
 def load_model_cached(path: str, device: str = "auto"):
     """The model in `path`, loaded once per process and shared read-only by all sessions."""
-    from paramembed.checkpoint import load_model
-
     return load_model(path, device=device)
 
 
@@ -112,31 +45,35 @@ def device_label(device: str) -> str:
     return describe_device(pick_device(device))
 
 
-def model_picker(key: str = "model", container=None, extra: tuple[ModelChoice, ...] = (), on_change=None) -> ModelChoice | None:
-    """A selectbox of every loadable model (the default preselected), then `extra`; None when there is none."""
+def model_picker(key: str = "model", container=None, extra: tuple[ModelEntry, ...] = (), on_change=None) -> ModelEntry | None:
+    """A selectbox of every loadable model (the default preselected), then `extra`; None when there is none.
+
+    Keyed by identity: the widget's value (`st.session_state[key]`) is the entry's path, so a
+    model appearing or vanishing (a run finishing, a folder deleted) never shifts the pick.
+    """
     where = container or st.sidebar
     found = find_models()
-    choices = found + list(extra)
+    choices = {c.path: c for c in found + list(extra)}
     if not found:
         where.warning(
             "No model found: the shipped models live in assets/models/ (`make models` trains them), "
-            "locally trained ones in runs/<name>/ with model.safetensors + config.json."
+            "locally trained ones in the runs folder (runs/<name>/, or $PARAMEMBED_RUNS) with model.safetensors + config.json."
         )
         return None
-    labels = [c.label for c in choices]
-    index = where.selectbox("Model", range(len(choices)), format_func=lambda i: labels[i], key=key, on_change=on_change,
-                            help="shipped models, models trained in runs/, or folders in $PARAMEMBED_MODELS")
-    return choices[index]
+    if st.session_state.get(key) not in choices:
+        st.session_state.pop(key, None)  # its model is gone: fall back to the default
+    path = where.selectbox("Model", list(choices), format_func=lambda p: choices[p].label, key=key, on_change=on_change,
+                           help=f"shipped models, models trained in the runs folder, or folders in ${MODELS_ENV}")
+    return choices[path]
 
 
-def is_pretrained(choice: ModelChoice) -> bool:
-    return choice.path == PRETRAINED.path
+def is_pretrained(choice: ModelEntry) -> bool:
+    return choice.kind == "pretrained"
 
 
 @st.cache_resource(show_spinner="Loading ImageNet ResNet-18 (once per process)...")
 def _load_pretrained(device: str, weights: str):
     """`weights` (the file found, or "") is only a cache key: dropping the file in takes effect on rerun."""
-    from paramembed.models.pretrained import load_photo_model
 
     # Never download from the app: a page must not hang on the network.
     return load_photo_model(allow_download=False, device=device)
@@ -153,14 +90,14 @@ def load_pretrained_cached(device: str = "auto"):
     return _load_pretrained(device, str(found or ""))
 
 
-def shipped_or_first(choices: list[ModelChoice], channels: int, name: str | None = None) -> ModelChoice | None:
+def shipped_or_first(choices: list[ModelEntry], channels: int, name: str | None = None) -> ModelEntry | None:
     """The shipped model called `name` when it reads `channels`, else the first choice that does."""
     fitting = [c for c in choices if c.channels == channels and not is_pretrained(c)]
-    named = [c for c in fitting if name and Path(c.path).name == name and Path(c.path).parent.resolve() == ASSETS.resolve()]
+    named = [c for c in fitting if name and c.name == name and c.kind == "shipped"]
     return (named or fitting or [None])[0]
 
 
-def model_for_family(family: str, picked: ModelChoice, choices: list[ModelChoice]) -> ModelChoice | None:
+def model_for_family(family: str, picked: ModelEntry, choices: list[ModelEntry]) -> ModelEntry | None:
     """The model for images of `family` ("glyph" or "photo"): the picked one when it reads them.
 
     Otherwise the shipped photo model for photos, the first glyph model in `find_models`'s order
@@ -179,32 +116,28 @@ def device_picker(key: str = "device", container=None) -> str:
     return device
 
 
-def model_for_method(method: str, selected: ModelChoice, choices: list[ModelChoice] | None = None) -> ModelChoice | None:
+def model_for_method(method: str, selected: ModelEntry, choices: list[ModelEntry] | None = None) -> ModelEntry | None:
     """Which model runs `method`: the selected one when it fits, else a shipped model trained for it.
 
-    proto and finetune run on any backbone; hyper/latent/maml need a model trained with that
-    generator. None when no such model is available.
+    Methods that work on any backbone (proto, finetune) run on the selected model when no model
+    was trained with them; the others need such a model. None when no such model is available.
     """
-    if method not in METHODS:
-        raise ParamembedError(f"unknown method {method!r}; known methods: {', '.join(METHODS)}")
+    get_method(method)
     if selected.generator == method:
         return selected
     choices = find_models() if choices is None else choices
     same_input = [c for c in choices if c.generator == method and c.channels == selected.channels]
-    shipped = [c for c in same_input if Path(c.path).parent.resolve() == ASSETS.resolve()]
+    shipped = [c for c in same_input if c.kind == "shipped"]
     if shipped or same_input:
         return (shipped or same_input)[0]
     return selected if method in ANY_BACKBONE else None
 
 
-def method_picker(selected: ModelChoice, key: str = "method", container=None) -> str:
+def method_picker(selected: ModelEntry, key: str = "method", container=None) -> str:
     """The method selectbox; defaults to the selected model's own generator."""
     where = container or st.sidebar
-    default = METHODS.index(selected.generator) if selected.generator in METHODS else 0
-    return where.selectbox(
-        "Method", METHODS, index=default, key=key, format_func=lambda m: m,
-        help="; ".join(f"{m}: {h}" for m, h in METHOD_HELP.items()),
-    )
+    default = METHOD_NAMES.index(selected.generator) if selected.generator in METHOD_NAMES else 0
+    return where.selectbox("Method", METHOD_NAMES, index=default, key=key, help=method_help())
 
 
 def show_error(err: Exception) -> None:

@@ -37,5 +37,5 @@ def test_config_that_does_not_match_weights(tmp_path):
     payload = json.loads((folder / "config.json").read_text())
     payload["model"]["generator"] = "proto"
     (folder / "config.json").write_text(json.dumps(payload))
-    with pytest.raises(ParamembedError, match="do not match"):
+    with pytest.raises(ParamembedError, match="config says generator 'proto' but the weights are a 'hyper' model's"):
         load_model(folder)

@@ -74,3 +74,91 @@ def test_maml_adapts_and_predicts(batch):
     clf = model.adapt(batch.support[0], batch.support_labels[0].tolist())
     assert clf.fast_weights is not None
     assert model.predict(clf, batch.query[0]).shape == (10, 5)
+
+
+# ============ labels keep their identity ============
+def test_labels_are_numbered_by_value_not_by_text():
+    from paramembed.models.fewshot import class_ids
+
+    assert class_ids(["b", "a", "b"]) == (["b", "a"], [0, 1, 0])
+    assert class_ids([3, 1, 3, 1]) == (["3", "1"], [0, 1, 0, 1])
+
+
+def test_mixed_label_types_are_refused():
+    from paramembed.models.fewshot import class_ids
+
+    with pytest.raises(ParamembedError, match=r"support labels mix types \(int, str\)"):
+        class_ids([1, 1, "1", "1", 2, 2])  # once two classes by their text; which did the user mean?
+    with pytest.raises(ParamembedError, match="mix types"):
+        class_ids([0, 0, 1.5, 1.5])
+
+
+def test_none_and_other_objects_are_not_labels():
+    from paramembed.models.fewshot import class_ids
+
+    with pytest.raises(ParamembedError, match="support label 2 is None"):
+        class_ids(["a", "a", None, None])
+    with pytest.raises(ParamembedError, match=r"support label 0 is True \(bool\)"):
+        class_ids([True, False])
+    with pytest.raises(ParamembedError, match=r"support label 1 is \('x',\) \(tuple\)"):
+        class_ids(["a", ("x",)])
+    with pytest.raises(ParamembedError, match="not one string"):
+        class_ids("ab")
+
+
+def test_tensor_and_array_labels_are_read_by_value():
+    import numpy as np
+
+    from paramembed.models.fewshot import class_ids
+
+    expected = (["0", "1"], [0, 0, 1, 1])
+    assert class_ids(torch.tensor([0, 0, 1, 1])) == expected
+    assert class_ids(np.array([0, 0, 1, 1])) == expected
+    assert class_ids(list(torch.tensor([0, 0, 1, 1]))) == expected  # 0-d tensors, not "tensor(0)"
+    assert class_ids([np.int64(0), np.int64(0), np.int64(1), np.int64(1)]) == expected
+    with pytest.raises(ParamembedError, match=r"1-D\), got shape \(2, 2\)"):
+        class_ids(torch.tensor([[0, 1], [0, 1]]))
+
+
+def test_adapt_takes_a_tensor_of_labels_and_refuses_none(batch):
+    model = build_model(ModelConfig(width=16))
+    images, labels = batch.support[0], batch.support_labels[0]
+    from_tensor = model.adapt(images, labels)
+    from_list = model.adapt(images, labels.tolist())
+    assert from_tensor.labels == from_list.labels == [str(i) for i in range(5)]
+    assert torch.equal(from_tensor.weights, from_list.weights)
+    with pytest.raises(ParamembedError, match="is None"):
+        model.adapt(images, [None] * len(labels))
+    with pytest.raises(ParamembedError, match="mix types"):
+        model.adapt(images[:4], [1, 1, "1", "1"])
+
+
+# ============ one adaptation path ============
+@pytest.mark.parametrize("generator", ["hyper", "latent", "maml"])
+def test_training_forward_and_adapt_agree_in_eval_mode(batch, generator):
+    """forward, adapt and adapt_tasks are one path (`generate`): same task, same weights."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(generator=generator, width=16, latent_steps=1, maml_steps=1)).eval()
+    with torch.no_grad():
+        _, clf = model(batch)
+    one = model.adapt(batch.support[1], batch.support_labels[1])
+    assert torch.allclose(clf.weights[1], one.weights[0], atol=1e-5)
+    if generator != "maml":
+        many = model.adapt_tasks(batch.support, batch.support_labels, batch.ways)
+        assert torch.allclose(many.weights, clf.weights, atol=1e-5)
+
+
+def test_any_backbone_methods_run_on_every_model(batch):
+    for generator in ("hyper", "latent", "proto", "maml"):
+        model = build_model(ModelConfig(generator=generator, width=16))
+        for method in ("proto", "finetune"):
+            clf = model.adapt(batch.support[0], batch.support_labels[0], method=method)
+            assert clf.weights.shape == (1, 5, model.backbone.feature_dim)
+            assert clf.metric == ("linear" if method == "finetune" else "cosine")
+
+
+def test_adapt_keeps_the_training_mode_and_leaves_no_graph(batch):
+    model = build_model(ModelConfig(generator="maml", width=16, maml_steps=1)).train()
+    clf = model.adapt(batch.support[0], batch.support_labels[0])
+    assert model.training
+    assert not clf.weights.requires_grad and all(not v.requires_grad for v in clf.fast_weights[0].values())

@@ -9,15 +9,11 @@ from PIL import Image
 from torchvision.models import resnet18
 
 from paramembed import ModelConfig, InputSpec, save_model
-from paramembed.checkpoint import load_model
+from paramembed import zoo
 from paramembed.models import pretrained
 from paramembed.models.fewshot import FewShotModel
-from paramembed.models.pretrained import (
-    WEIGHTS_FILE,
-    PretrainedUnavailable,
-    load_photo_model,
-    load_pretrained_model,
-)
+from paramembed.models.pretrained import WEIGHTS_FILE, PretrainedUnavailable
+from paramembed.zoo import load_model, load_photo_model, load_pretrained_model
 
 
 @pytest.fixture(autouse=True)
@@ -100,7 +96,7 @@ def test_bad_files_are_named(tmp_path):
 def test_falls_back_to_the_photo_model_with_a_notice(tmp_path, monkeypatch):
     photo = tmp_path / "photo"
     save_model(FewShotModel(ModelConfig(input=InputSpec(channels=3, image_size=32, centre=False))), photo)
-    monkeypatch.setattr(pretrained, "FALLBACK_MODEL", str(photo))
+    monkeypatch.setattr(zoo, "FALLBACK_MODEL", str(photo))
     model, notice = load_photo_model(device="cpu")
     assert model.config.backbone == "conv4" and model.config.input.channels == 3
     assert WEIGHTS_FILE in notice and "instead" in notice
@@ -120,10 +116,10 @@ def test_a_saved_pretrained_model_reloads_from_its_folder(weights_file, tmp_path
 def test_cli_says_it_falls_back_offline(tmp_path, monkeypatch, capsys):
     from paramembed.cli import PRETRAINED_NAME, main
 
-    assert PRETRAINED_NAME == pretrained.PRETRAINED_NAME
+    assert PRETRAINED_NAME == zoo.PRETRAINED_NAME
     photo = tmp_path / "photo"
     save_model(FewShotModel(ModelConfig(input=InputSpec(channels=3, image_size=32, centre=False))), photo)
-    monkeypatch.setattr(pretrained, "FALLBACK_MODEL", str(photo))
+    monkeypatch.setattr(zoo, "FALLBACK_MODEL", str(photo))
     code = main(["evaluate", "--model", PRETRAINED_NAME, "--data", "procedural-photo", "--episodes", "2", "--queries", "2", "--json"])
     captured = capsys.readouterr()
     assert code == 0

@@ -33,7 +33,7 @@ def test_runs_root_comes_from_argument_env_or_repo(tmp_path, monkeypatch):
     assert R.runs_root(tmp_path / "x") == tmp_path / "x"
 
 
-def test_list_runs_shipped_first_and_model_folders(tmp_path):
+def test_list_runs_shipped_first(tmp_path):
     assets, root = tmp_path / "assets", tmp_path / "runs"
     write(assets / "hyper" / R.METRICS, [TRAIN])
     write(root / "b" / R.METRICS, [TRAIN])
@@ -41,10 +41,6 @@ def test_list_runs_shipped_first_and_model_folders(tmp_path):
     (root / "no-log").mkdir()
     runs = R.list_runs(root, assets=assets)
     assert [(r.label, r.source) for r in runs] == [("shipped: hyper", "shipped"), ("a", "run"), ("b", "run")]
-    for folder in (assets / "hyper", root / "a"):
-        (folder / "model.safetensors").write_bytes(b"x")
-        (folder / "config.json").write_text("{}")
-    assert list(R.list_model_folders(root, assets=assets)) == ["shipped: hyper", "run: a"]
 
 
 def test_read_metrics_skips_a_half_written_line(tmp_path):

@@ -10,7 +10,8 @@ import json
 import pytest
 
 from shared_data import OMNIGLOT, SHARED_DATA
-from paramembed.checkpoint import ASSETS, DEFAULT_MODEL, load_model
+from paramembed.checkpoint import ASSETS
+from paramembed.zoo import DEFAULT_MODEL, load_model
 from paramembed.config import read_config_file
 from paramembed.data.registry import get_dataset
 from paramembed.evaluation import evaluate

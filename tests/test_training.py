@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from paramembed.checkpoint import load_model
+from paramembed.zoo import load_model
 from paramembed.config import ModelConfig, TrainConfig
 from paramembed.data.registry import get_dataset
 from paramembed.evaluation import evaluate, mean_ci95

@@ -61,7 +61,7 @@ def on_pick_model() -> None:
     if st.session_state.get("task_source", "Sample") != "Sample":
         st.session_state["model_picked_for"] = st.session_state.get("draft_round", 0)
     # The ResNet-18 option has no generator of its own: imprinting (proto) is what it is for.
-    if st.session_state.get("model") == len(ui.find_models()):  # `extra` choices come after the found ones
+    if st.session_state.get("model") == ui.PRETRAINED.path:  # the picker's value is the entry's path
         st.session_state["method"] = ui.PRETRAINED.generator
 
 

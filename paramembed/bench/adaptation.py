@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from paramembed.bench.timing import median, percentile, rate, timed
-from paramembed.checkpoint import ASSETS, load_model
+from paramembed.checkpoint import ASSETS
+from paramembed.zoo import load_model
 from paramembed.config import ModelConfig
 from paramembed.data.episodes import Task, TaskSampler, stack_tasks
 from paramembed.data.registry import get_dataset

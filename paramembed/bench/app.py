@@ -22,7 +22,7 @@ from typing import Any
 from paramembed.bench import probe
 from paramembed.bench.probe import ROOT, parse_probe_output
 from paramembed.bench.timing import median
-from paramembed.checkpoint import load_model
+from paramembed.zoo import load_model
 from paramembed.errors import ParamembedError
 
 

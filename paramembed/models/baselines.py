@@ -79,3 +79,15 @@ def finetune_head(features: torch.Tensor, labels: torch.Tensor, ways: int, steps
         torch.ones((), device=features.device),
         metric="linear",
     )
+
+
+def finetune_heads(features: torch.Tensor, labels: torch.Tensor, ways: int) -> GeneratedClassifier:
+    """`finetune_head` for each of T tasks: (T, S, D), (T, S) -> a classifier with weights (T, ways, D)."""
+    heads = [finetune_head(f, y, ways) for f, y in zip(features, labels)]
+    return GeneratedClassifier(
+        torch.cat([h.weights for h in heads]),
+        torch.cat([h.bias for h in heads]),
+        torch.cat([h.embedding for h in heads]),
+        heads[0].scale,
+        metric="linear",
+    )

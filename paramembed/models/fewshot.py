@@ -6,14 +6,17 @@ The main path, task -> features -> generated weights -> predictions:
     clf   = model.generator(feats, labels, ways, scale)   # GeneratedClassifier: (ways, D) weights
     probs = softmax(clf.logits(model.features(query)))    # (queries, ways)
 
-`adapt` and `predict` wrap that for raw images (PIL, arrays or tensors): preprocessing follows the
-model's `InputSpec`, so callers never resize or invert anything themselves.
+Every adaptation (training's forward, `adapt`, `adapt_tasks`) goes through one path, `generate`:
+generator methods decode features into weights, gradient methods take steps, as the method table
+(`paramembed.methods`) says. `adapt` and `predict` wrap it for raw images (PIL, arrays or
+tensors): preprocessing follows the model's `InputSpec`, so callers never resize or invert anything.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+import numbers
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -23,12 +26,45 @@ from paramembed.config import ModelConfig
 from paramembed.data.episodes import TaskBatch
 from paramembed.data.preprocess import images_to_batch
 from paramembed.errors import ParamembedError
+from paramembed.methods import METHODS, check_method_for, eval_mode
 from paramembed.models.backbone import get_backbone
-from paramembed.models.baselines import MamlHead, finetune_head, maml_adapt
+from paramembed.models.baselines import MamlHead, finetune_heads, maml_adapt
 from paramembed.models.classifier import GeneratedClassifier
-from paramembed.models.generators import ProtoGenerator, get_generator
+from paramembed.models.generators import get_generator
 
-METHODS = ("hyper", "latent", "proto", "maml", "finetune")
+LABEL_TYPES = (str, int, float)  # bool is refused: True == 1 would merge two classes
+
+
+def class_ids(support_labels: Any) -> tuple[list[str], list[int]]:
+    """S support labels -> (class names in order of first appearance, S class ids).
+
+    Labels keep their identity: they are compared by value and type, so `1` and `"1"` would be two
+    classes, and a task that mixes types is refused rather than guessed at. A tensor or array of
+    labels is read by its values (never by its repr); None is not a label.
+    """
+    if isinstance(support_labels, (str, bytes)):
+        raise ParamembedError("support labels should be a sequence of labels, one per image, not one string")
+    if hasattr(support_labels, "tolist"):  # torch.Tensor / np.ndarray
+        if getattr(support_labels, "ndim", 1) != 1:
+            raise ParamembedError(f"support labels should be one label per image (1-D), got shape {tuple(support_labels.shape)}")
+        support_labels = support_labels.tolist()
+    values = []
+    for i, label in enumerate(support_labels):
+        if hasattr(label, "item") and getattr(label, "ndim", None) == 0:  # a 0-d tensor or numpy scalar
+            label = label.item()
+        if label is None:
+            raise ParamembedError(f"support label {i} is None; every support image needs a class label")
+        if isinstance(label, bool) or not isinstance(label, LABEL_TYPES):
+            raise ParamembedError(f"support label {i} is {label!r} ({type(label).__name__}); labels are class names (str) or ids (int)")
+        values.append(str(label) if isinstance(label, str) else int(label) if isinstance(label, numbers.Integral) else label)
+    kinds = sorted({type(v).__name__ for v in values})
+    if len(kinds) > 1:
+        raise ParamembedError(f"support labels mix types ({', '.join(kinds)}); use one type so that e.g. 1 and '1' cannot be confused")
+    order = list(dict.fromkeys(values))
+    if len(order) < 2:
+        raise ParamembedError("a task needs at least two classes")
+    index = {value: i for i, value in enumerate(order)}
+    return [str(value) for value in order], [index[value] for value in values]
 
 
 class FewShotModel(nn.Module):
@@ -36,17 +72,18 @@ class FewShotModel(nn.Module):
         super().__init__()
         self.config = config
         spec = config.input
-        maml = config.generator == "maml"
+        adapts_backbone = config.generator in METHODS and METHODS[config.generator].adapts_backbone
         self.backbone = get_backbone(
             config.backbone,
             in_channels=spec.channels,
             width=config.width,
             image_size=spec.image_size,
-            track_running_stats=not maml,
+            # A backbone adapted per task normalises with its batch's statistics (MAML's inner loop).
+            track_running_stats=not adapts_backbone,
         )
         dim = self.backbone.feature_dim
         self.log_scale = nn.Parameter(torch.tensor(math.log(10.0)))
-        if maml:
+        if adapts_backbone:
             self.generator = None
             self.maml_head = MamlHead(dim)
         else:
@@ -70,35 +107,68 @@ class FewShotModel(nn.Module):
         """(B, C, S, S) -> (B, D)."""
         return self.backbone(images)
 
-    # ---------------------------------------------------------------- batched tasks (training)
-    def forward(self, batch: TaskBatch) -> tuple[torch.Tensor, GeneratedClassifier]:
-        """A batch of tasks -> query logits (tasks, ways*queries, ways) and the classifier."""
-        if self.method == "maml":
-            return self._maml_forward(batch)
-        T, S = batch.support_labels.shape
-        images = torch.cat([batch.support.flatten(0, 1), batch.query.flatten(0, 1)])  # one backbone pass
-        feats = self.features(images)  # (T*S + T*Q, D)
-        support_feats = feats[: T * S].view(T, S, -1)  # (T, S, D)
-        query_feats = feats[T * S :].view(T, -1, feats.shape[-1])  # (T, Q, D)
-        clf = self.generator(support_feats, batch.support_labels, batch.ways, self.scale)
-        return clf.logits(query_feats), clf
+    # ---------------------------------------------------------------- the one adaptation path
+    def generate(
+        self, support: torch.Tensor, support_labels: torch.Tensor, ways: int, method: str | None = None, query: torch.Tensor | None = None
+    ) -> tuple[GeneratedClassifier, torch.Tensor | None]:
+        """Adapt to T preprocessed tasks -> (classifier with weights (T, ways, D), query features).
 
-    def _maml_forward(self, batch: TaskBatch) -> tuple[torch.Tensor, GeneratedClassifier]:
+        support (T, S, C, H, W), support_labels (T, S) in 0..ways-1; query (T, Q, C, H, W) or None
+        -> query features (T, Q, D) as the adapted network sees them (through MAML's adapted
+        backbone), or None. Runs under the caller's autograd mode: training differentiates
+        through it, `adapt` wraps it in `eval_mode`.
+        """
+        m = check_method_for(self.method, method or self.method)
+        if m.adapts_backbone:
+            return self._adapt_backbone(support, support_labels, ways, query)
+        T, S = support_labels.shape
+        images = support.flatten(0, 1)
+        if query is not None:
+            images = torch.cat([images, query.flatten(0, 1)])  # one backbone pass for both
+        feats = self.features(images)  # (T*S + T*Q, D)
+        query_feats = None if query is None else feats[T * S :].view(T, -1, feats.shape[-1])  # (T, Q, D)
+        return self.classifier_from_features(feats[: T * S].view(T, S, -1), support_labels, ways, m.name), query_feats
+
+    def classifier_from_features(self, support_feats: torch.Tensor, support_labels: torch.Tensor, ways: int, method: str | None = None) -> GeneratedClassifier:
+        """The head of a method that keeps the backbone fixed: (T, S, D) features, (T, S) -> (T, ways, D) weights.
+
+        Generator methods decode the features in one pass; gradient ones train a head on them.
+        Evaluation calls this directly on cached features.
+        """
+        m = check_method_for(self.method, method or self.method)
+        if m.adapts_backbone:
+            raise ParamembedError(f"method {m.name!r} adapts the backbone itself, so it cannot work from fixed features")
+        if m.kind == "gradient":
+            return finetune_heads(support_feats, support_labels, ways)
+        # Another method than the model's own is parameter-free (the table's any_backbone), so a fresh one is it.
+        generator = self.generator if m.name == self.method else get_generator(m.name, support_feats.shape[-1])
+        return generator(support_feats, support_labels, ways, self.scale)
+
+    def _adapt_backbone(self, support, support_labels, ways, query) -> tuple[GeneratedClassifier, torch.Tensor | None]:
+        # MAML: task by task, since every task gets its own copy of the backbone's parameters.
         c = self.config
-        logits, weights, biases, fast = [], [], [], []
-        for t in range(batch.support.shape[0]):
+        meta_training = self.training and torch.is_grad_enabled()
+        scale = self.scale if meta_training else self.scale.detach()
+        weights, biases, fast, query_feats = [], [], [], []
+        for t in range(support.shape[0]):
             params, w, b = maml_adapt(
-                self.backbone, self.maml_head, self.scale, batch.support[t], batch.support_labels[t], batch.ways,
-                c.maml_steps, c.maml_lr, c.maml_first_order, create_graph=self.training,
+                self.backbone, self.maml_head, scale, support[t], support_labels[t], ways,
+                c.maml_steps, c.maml_lr, c.maml_first_order, create_graph=meta_training,
             )
-            q = torch.func.functional_call(self.backbone, params, (batch.query[t],))
-            clf = GeneratedClassifier(w[None], b[None], w[None], self.scale)
-            logits.append(clf.logits(q[None])[0])
+            if query is not None:
+                query_feats.append(torch.func.functional_call(self.backbone, params, (query[t],)))  # (Q, D)
             weights.append(w)
             biases.append(b)
             fast.append(params)
-        w, b = torch.stack(weights), torch.stack(biases)
-        return torch.stack(logits), GeneratedClassifier(w, b, w, self.scale, fast_weights=fast)
+        w = torch.stack(weights)  # (T, ways, D)
+        clf = GeneratedClassifier(w, torch.stack(biases), w, scale, fast_weights=fast)
+        return clf, torch.stack(query_feats) if query is not None else None
+
+    # ---------------------------------------------------------------- batched tasks (training)
+    def forward(self, batch: TaskBatch) -> tuple[torch.Tensor, GeneratedClassifier]:
+        """A batch of tasks -> query logits (tasks, ways*queries, ways) and the classifier."""
+        clf, query_feats = self.generate(batch.support, batch.support_labels, batch.ways, query=batch.query)
+        return clf.logits(query_feats), clf
 
     # ---------------------------------------------------------------- one task (the public API)
     def adapt(self, support_images, support_labels: Sequence, method: str | None = None) -> GeneratedClassifier:
@@ -106,46 +176,22 @@ class FewShotModel(nn.Module):
 
         support_images: PIL images, arrays or tensors (raw: preprocessing is applied here), or a
             preprocessed (S, C, H, W) tensor.
-        support_labels: S class labels (ints or names); classes are numbered in order of first
-            appearance and their names kept in `clf.labels`.
+        support_labels: S class labels: names (str) or ids (int), or a tensor/array of ids. Classes
+            are numbered in order of first appearance and their names kept in `clf.labels`; one
+            type per task, and no None.
         method: None for the model's own generator; `proto` (imprinting) and `finetune` (a
             linear head trained for 100 steps) work with any model's backbone.
         Returns a GeneratedClassifier with weights (1, ways, D).
         """
-        method = method or self.method
-        if method not in METHODS:
-            raise ParamembedError(f"unknown method {method!r}; known methods: {', '.join(METHODS)}")
-        if method in ("hyper", "latent", "maml") and method != self.method:
-            raise ParamembedError(f"method {method!r} needs a {method} model; this model is {self.method!r}")
-        names = list(dict.fromkeys(str(label) for label in support_labels))
-        if len(names) < 2:
-            raise ParamembedError("a task needs at least two classes")
-        labels = torch.tensor([names.index(str(label)) for label in support_labels], device=self.device)
+        m = check_method_for(self.method, method or self.method)
+        names, ids = class_ids(support_labels)
         images = images_to_batch(support_images, self.config.input).to(self.device)
-        if len(images) != len(labels):
-            raise ParamembedError(f"{len(images)} support images but {len(labels)} labels")
-        was_training = self.training
-        self.eval()
-        try:
-            if method == "maml":
-                params, w, b = maml_adapt(
-                    self.backbone, self.maml_head, self.scale.detach(), images, labels, len(names),
-                    self.config.maml_steps, self.config.maml_lr, True, create_graph=False,
-                )
-                clf = GeneratedClassifier(w[None], b[None], w[None], self.scale, fast_weights=[params]).detach()
-            else:
-                # Inference mode is fastest, but its tensors cannot enter autograd, which the
-                # latent generator's refinement steps and the fine-tuned head need.
-                needs_grad = method == "finetune" or (method == "latent" and self.config.latent_steps > 0)
-                with torch.no_grad() if needs_grad else torch.inference_mode():
-                    feats = self.features(images)  # (S, D)
-                    if method == "finetune":
-                        clf = finetune_head(feats, labels, len(names))
-                    else:
-                        generator = ProtoGenerator() if method == "proto" else self.generator
-                        clf = generator(feats[None], labels[None], len(names), self.scale).detach()
-        finally:
-            self.train(was_training)
+        if len(images) != len(ids):
+            raise ParamembedError(f"{len(images)} support images but {len(ids)} labels")
+        labels = torch.tensor(ids, device=self.device)
+        with eval_mode(self, m):
+            clf, _ = self.generate(images[None], labels[None], len(names), m.name)  # (1, ways, D)
+        clf = clf.detach()
         clf.labels = names
         return clf
 
@@ -153,38 +199,26 @@ class FewShotModel(nn.Module):
         """Batched adaptation: many preprocessed tasks through one backbone pass.
 
         support (T, S, C, H, W) model input, support_labels (T, S) in 0..ways-1 -> a classifier
-        with weights (T, ways, D). Generator methods only (hyper, latent, proto): MAML and
-        fine-tuning run gradient steps per task, which is exactly what this path avoids.
+        with weights (T, ways, D). Batchable methods only (the table's `batchable`: hyper, latent,
+        proto): MAML and fine-tuning run gradient steps per task, which is what this path avoids.
         """
-        method = method or self.method
-        if method not in ("hyper", "latent", "proto") or (method != "proto" and method != self.method):
-            raise ParamembedError(f"batched adaptation needs a generator method (this model's {self.method!r} or 'proto'), got {method!r}")
-        T, S = support_labels.shape
-        was_training = self.training
-        self.eval()
-        try:
-            needs_grad = method == "latent" and self.config.latent_steps > 0
-            with torch.no_grad() if needs_grad else torch.inference_mode():
-                feats = self.features(support.flatten(0, 1)).view(T, S, -1)  # (T, S, D)
-                generator = ProtoGenerator() if method == "proto" else self.generator
-                return generator(feats, support_labels, ways, self.scale).detach()
-        finally:
-            self.train(was_training)
+        m = check_method_for(self.method, method or self.method)
+        if not m.batchable:
+            batchable = ", ".join(n for n, other in METHODS.items() if other.batchable)
+            raise ParamembedError(f"batched adaptation needs a generator method ({batchable}), got {m.name!r}")
+        with eval_mode(self, m):
+            clf, _ = self.generate(support, support_labels, ways, m.name)
+        return clf.detach()
 
     def predict(self, clf: GeneratedClassifier, query_images) -> torch.Tensor:
         """Raw query images -> (queries, ways) class probabilities."""
         images = images_to_batch(query_images, self.config.input).to(self.device)
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.inference_mode():
-                if clf.fast_weights:
-                    feats = torch.func.functional_call(self.backbone, clf.fast_weights[0], (images,))
-                else:
-                    feats = self.features(images)
-                return F.softmax(clf.logits(feats[None])[0], dim=-1)
-        finally:
-            self.train(was_training)
+        with eval_mode(self):
+            if clf.fast_weights:
+                feats = torch.func.functional_call(self.backbone, clf.fast_weights[0], (images,))
+            else:
+                feats = self.features(images)
+            return F.softmax(clf.logits(feats[None])[0], dim=-1)
 
 
 def build_model(config: ModelConfig) -> FewShotModel:

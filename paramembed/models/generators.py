@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from paramembed.methods import GENERATORS
 from paramembed.models.classifier import GeneratedClassifier, class_means, cosine_logits
 
 
@@ -125,15 +126,13 @@ class LatentGenerator(nn.Module):
         return z if self.training else z.detach()
 
 
-GENERATORS = ("hyper", "latent", "proto")
-
-
 def get_generator(name: str, feature_dim: int, embedding_dim: int = 64, hidden_dim: int = 256, steps: int = 0, step_size: float = 1.0) -> nn.Module:
-    """The generator registry: `hyper`, `latent` or `proto`."""
-    if name == "hyper":
-        return HyperGenerator(feature_dim, embedding_dim, hidden_dim)
-    if name == "latent":
-        return LatentGenerator(feature_dim, embedding_dim, hidden_dim, steps, step_size)
-    if name == "proto":
-        return ProtoGenerator()
-    raise ValueError(f"unknown generator {name!r}; known generators: {', '.join(GENERATORS)}")
+    """The network of a generator method (`paramembed.methods.GENERATORS`: hyper, latent, proto)."""
+    builders = {
+        "hyper": lambda: HyperGenerator(feature_dim, embedding_dim, hidden_dim),
+        "latent": lambda: LatentGenerator(feature_dim, embedding_dim, hidden_dim, steps, step_size),
+        "proto": ProtoGenerator,
+    }
+    if name not in GENERATORS:
+        raise ValueError(f"unknown generator {name!r}; known generators: {', '.join(GENERATORS)}")
+    return builders[name]()

@@ -1,6 +1,6 @@
-"""ImageNet-pretrained ResNet-18 features, when the user has the weights.
+"""ImageNet-pretrained ResNet-18 features, when the user has the weights: the network and its weights file.
 
-    model, notice = load_photo_model()          # ResNet-18 + imprinting, or the shipped photo model
+    model, notice = zoo.load_photo_model()      # ResNet-18 + imprinting, or the shipped photo model
     clf = model.adapt(support_images, labels)   # prototypes of ImageNet features as weights
 
 The classifier is generated from the features by imprinting (Qi et al. 2018): no meta-training is
@@ -20,11 +20,9 @@ from torch import nn
 from paramembed.config import InputSpec, ModelConfig
 from paramembed.errors import ParamembedError
 
-PRETRAINED_NAME = "imagenet-resnet18"  # the model name the app and CLI accept for this option
 WEIGHTS_FILE = "resnet18-f37072fd.pth"  # torchvision's ResNet18_Weights.IMAGENET1K_V1
 WEIGHTS_URL = f"https://download.pytorch.org/models/{WEIGHTS_FILE}"
 WEIGHTS_ENV = "PARAMEMBED_RESNET18"  # a path to the state dict, checked before torch's cache
-FALLBACK_MODEL = "photo"
 
 # torchvision's ImageNet normalisation; applied inside the backbone so InputSpec stays [0, 1] RGB.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -126,35 +124,3 @@ def load_imagenet_weights(backbone: ResNet18Backbone, path: str | Path | None = 
             f"{source}: not a ResNet-18 state dict (missing {len(missing)}, unexpected {len(unexpected)} tensors)"
         )
     return source
-
-
-def load_pretrained_model(
-    path: str | Path | None = None, allow_download: bool = False, image_size: int = 224, device: str | torch.device = "auto"
-):
-    """A `FewShotModel` on ImageNet ResNet-18 features with imprinted classifiers, in eval mode."""
-    from paramembed.device import pick_device
-    from paramembed.models.fewshot import FewShotModel
-
-    model = FewShotModel(pretrained_config(image_size))
-    load_imagenet_weights(model.backbone, path, allow_download)
-    target = device if isinstance(device, torch.device) else pick_device(device)
-    return model.to(target).eval()
-
-
-def load_photo_model(
-    prefer_pretrained: bool = True, path: str | Path | None = None, allow_download: bool = True, device: str | torch.device = "auto"
-):
-    """The best photo model available -> (model, notice).
-
-    The ImageNet ResNet-18 when its weights are on disk (or downloadable); otherwise the shipped
-    procedural photo model, with `notice` saying why and where the weights file goes. `notice` is
-    None when nothing fell back.
-    """
-    from paramembed.checkpoint import load_model
-
-    if prefer_pretrained:
-        try:
-            return load_pretrained_model(path, allow_download, device=device), None
-        except PretrainedUnavailable as err:
-            return load_model(FALLBACK_MODEL, device=device), f"{err}; using the shipped '{FALLBACK_MODEL}' model instead"
-    return load_model(FALLBACK_MODEL, device=device), None

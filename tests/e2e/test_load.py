@@ -36,7 +36,7 @@ def upload_files(session: int):
 
 def expected_predictions(model_folder) -> dict[int, list[str]]:
     """What the library predicts for each session's task, computed here, not by the server."""
-    from paramembed.checkpoint import load_model
+    from paramembed.zoo import load_model
     from paramembed.data.registry import get_dataset
     from paramembed.tasks import TaskDraft, sample_task, solve
 

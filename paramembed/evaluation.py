@@ -85,7 +85,8 @@ def evaluate(
     Pass one `FeatureBank` to several calls on the same model and dataset to compute each image's
     features only once across all of them.
     """
-    method = check_method_for(model.method, method or model.method).name
+    m = check_method_for(model.method, method or model.method)
+    method = m.name
     within_alphabet = float(within_alphabet)
     if not 0.0 <= within_alphabet <= 1.0:  # also refuses NaN
         raise ParamembedError(f"within_alphabet is a probability in [0, 1], got {within_alphabet}")

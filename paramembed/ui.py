@@ -91,9 +91,9 @@ def load_pretrained_cached(device: str = "auto"):
 
 
 def shipped_or_first(choices: list[ModelEntry], channels: int, name: str | None = None) -> ModelEntry | None:
-    """The shipped model called `name` when it reads `channels`, else the first choice that does."""
+    """The model called `name` (a shipped one first) when it reads `channels`, else the first choice that does."""
     fitting = [c for c in choices if c.channels == channels and not is_pretrained(c)]
-    named = [c for c in fitting if name and c.name == name and c.kind == "shipped"]
+    named = sorted((c for c in fitting if name and c.name == name), key=lambda c: c.kind != "shipped")
     return (named or fitting or [None])[0]
 
 
@@ -128,9 +128,9 @@ def model_for_method(method: str, selected: ModelEntry, choices: list[ModelEntry
     choices = find_models() if choices is None else choices
     same_input = [c for c in choices if c.generator == method and c.channels == selected.channels]
     shipped = [c for c in same_input if c.kind == "shipped"]
-    if shipped or same_input:
-        return (shipped or same_input)[0]
-    return selected if method in ANY_BACKBONE else None
+    if method in ANY_BACKBONE:  # a run trained with it does not beat the backbone the user picked
+        return (shipped or [selected])[0]
+    return (shipped or same_input or [None])[0]
 
 
 def method_picker(selected: ModelEntry, key: str = "method", container=None) -> str:

@@ -18,6 +18,7 @@ from plotly.subplots import make_subplots
 from paramembed import run_metrics as M
 from paramembed import run_processes as P
 from paramembed import runs as R
+from paramembed.data.archives import UPLOAD_LIMITS
 from paramembed.errors import ParamembedError
 from paramembed.methods import METHODS, TRAINABLE
 from paramembed.serving import serving_from_env
@@ -185,7 +186,7 @@ with st.form("train_form", border=True):
     upload = st.file_uploader("ImageFolder zip or tar.gz (used when 'My archive' is chosen)", type=["zip", "tgz", "gz"],
                               key="train_upload",
                               help=f"every fifth class is held out for validation, so give at least 5x the lower ways; "
-                                   f"{P.TRAINING_LIMITS.describe()}")
+                                   f"{UPLOAD_LIMITS.describe()}")
     submitted = st.form_submit_button("Start training", type="primary", disabled=bool(going))
 
 if submitted:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from paramembed.archives import TRAINING_LIMITS, ArchiveLimits, extract_archive
+from paramembed.data.archives import UPLOAD_LIMITS, ArchiveLimits, extract_archive
 from paramembed.checkpoint import CONFIG
 from paramembed.config import TrainConfig, to_dict
 from paramembed.errors import ParamembedError
@@ -130,7 +130,7 @@ def discard_upload(name: str, root: str | Path | None = None) -> None:
         folder.rmdir()
 
 
-def save_upload(name: str, data: bytes, root: str | Path | None = None, limits: ArchiveLimits = TRAINING_LIMITS) -> Path:
+def save_upload(name: str, data: bytes, root: str | Path | None = None, limits: ArchiveLimits = UPLOAD_LIMITS) -> Path:
     """Unpack an uploaded ImageFolder zip or tar.gz into runs/<name>/data/, within `limits`.
 
     The limits are checked while unpacking, so a bomb stops at the first byte over them and
@@ -220,7 +220,7 @@ def start_run(
     check: bool = True,
     owner: str | None = None,
     upload: bytes | None = None,
-    limits: ArchiveLimits = TRAINING_LIMITS,
+    limits: ArchiveLimits = UPLOAD_LIMITS,
 ) -> subprocess.Popen:
     """Start `config` as a background process under the runs root; refuses while another run trains.
 

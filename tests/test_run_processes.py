@@ -9,7 +9,7 @@ import pytest
 
 import paramembed.run_processes as P
 import paramembed.runs as R
-from paramembed.archives import ArchiveLimits
+from paramembed.data.archives import ArchiveLimits
 from paramembed.errors import ParamembedError
 
 MB = 2**20

@@ -1,170 +1,330 @@
-"""Unpacking dataset archives (.tar.gz / .tgz / .tar / .zip) with limits checked while reading.
+"""Untrusted archives (zip, tar, tar.gz / .tgz, tar.bz2, tar.xz) read member by member, limits checked while reading.
 
-An archive is untrusted: a 1 MB zip can hold gigabytes of zeros, names like `../../.bashrc`,
-links and devices. `extract_archive` streams it member by member, reading each one in chunks and
-counting the bytes it actually writes (never the sizes its headers claim), and stops as soon as a
-limit is passed. It writes into a fresh temporary folder beside the destination and renames that
-into place only when the whole archive was read, so a refused archive leaves nothing behind.
+An archive is untrusted: a 1 MB zip can hold gigabytes of zeros, its headers can lie about sizes,
+and its names can be `../../.bashrc`, absolute, Windows-style, links, devices or hold a null byte.
+So nothing here trusts a header: each member is read in chunks and counted, and reading stops at
+the first byte over a limit. Only one chunk (in memory: one member) is held at a time.
 
+    for member in iter_archive(data_or_path, limits, label="data.zip"):
+        member.name, member.parts      # as stored (printable); the safe path components
+        member.data                    # bytes, or None when `member.problem` says why it was passed over
+    list_archive(data_or_path, limits)           # every file, none of them read
+    extract_archive(data_or_path, dest, limits)  # dest appears complete, or not at all
+
+Limits on the whole archive (total bytes, number of entries) raise `ParamembedError`; problems
+with one member (a path that leaves the archive, a file over the size limit, damage, encryption,
+a link) come back as that member's `problem`, for the caller to report or refuse.
+
+    UPLOAD_LIMITS   an archive a visitor uploads to the app (the default everywhere)
     DATASET_LIMITS  a user's own dataset: room for Tiny-ImageNet (83k files, 76 MB) many times over
-    UPLOAD_LIMITS   an archive a visitor uploads to the app: smaller, pass it explicitly
 """
 
 from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import lzma
 import os
+import re
 import shutil
 import tarfile
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import IO, Iterator
+from pathlib import Path
+from typing import IO, Callable, Iterator
 
 from paramembed.errors import ParamembedError
 
-CHUNK = 1 << 20  # bytes read at a time: memory stays at one chunk whatever a member's size
+MB = 2**20
+# Folders and files that archivers and operating systems add without being asked.
+CLUTTER = ("__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini")
+ZIP_CENTRAL_ENTRY = b"PK\x01\x02"
+COMPLETE = ".complete"  # written last into an extracted folder: it is whole
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What reading a damaged member can raise (gzip's BadGzipFile and bz2's errors are OSErrors).
+_READ_ERRORS = (zipfile.BadZipFile, tarfile.TarError, OSError, ValueError, NotImplementedError, EOFError,
+                zlib.error, lzma.LZMAError)
+
+Source = bytes | str | Path  # an archive's bytes, or its path
 
 
 @dataclass(frozen=True)
 class ArchiveLimits:
-    """The most an archive may unpack to; exceeded while reading -> `ParamembedError`."""
+    """What one archive may unpack to. The defaults are `UPLOAD_LIMITS`, for a visitor's upload."""
 
-    total_bytes: int  # uncompressed bytes of all members together
-    member_bytes: int  # uncompressed bytes of one member
-    members: int  # entries (files and folders)
+    # Streamlit takes uploads up to 200 MB; image files barely compress, so this leaves room.
+    max_total_bytes: int = 512 * MB  # all members together, uncompressed
+    max_member_bytes: int = 20 * MB  # the app's limit for one image file (preprocess.MAX_FILE_BYTES)
+    max_members: int = 100_000  # entries of any kind, folders included
+    chunk_bytes: int = MB  # read at a time: memory stays at one chunk whatever a member claims
 
     def describe(self) -> str:
-        return f"{self.total_bytes / 2**20:.0f} MB in all, {self.member_bytes / 2**20:.0f} MB per file, {self.members} entries"
+        return (f"at most {self.max_total_bytes / MB:g} MB unpacked, {self.max_member_bytes / MB:g} MB per file "
+                f"and {self.max_members} files")
 
 
+UPLOAD_LIMITS = ArchiveLimits()
 # Real Omniglot background is 20k files / 5 MB and Tiny-ImageNet-150 83k files / 76 MB unpacked.
-DATASET_LIMITS = ArchiveLimits(total_bytes=2 * 2**30, member_bytes=64 * 2**20, members=500_000)
-# A visitor's upload: an Omniglot-sized set fits; one image is at most the app's 20 MB file limit.
-UPLOAD_LIMITS = ArchiveLimits(total_bytes=256 * 2**20, member_bytes=20 * 2**20, members=50_000)
+DATASET_LIMITS = ArchiveLimits(max_total_bytes=2048 * MB, max_member_bytes=64 * MB, max_members=500_000)
 
 
-def safe_member_path(name: str, archive: str) -> PurePosixPath:
-    """An archive member's name -> a relative path inside the destination, or `ParamembedError`."""
-    posix = name.replace("\\", "/")
-    path = PurePosixPath(posix)
-    if posix.startswith("/") or (len(posix) > 1 and posix[1] == ":"):
-        raise ParamembedError(f"{archive}: member {name!r} has an absolute path; archive refused")
-    if ".." in path.parts:
-        raise ParamembedError(f"{archive}: member {name!r} points outside the archive ('..'); archive refused")
-    return PurePosixPath(*[p for p in path.parts if p not in ("", ".")])
+@dataclass(frozen=True)
+class Member:
+    name: str  # as stored, control characters shown as '?'
+    parts: tuple[str, ...]  # path components, empty when the path is unsafe
+    data: bytes | None  # None when `problem` is set, when not read (list_archive) or written to a folder
+    problem: str | None = None
 
 
-class _Budget:
-    """Counts entries and bytes as they are written and refuses past the limits."""
-
-    def __init__(self, limits: ArchiveLimits, archive: str):
-        self.limits, self.archive = limits, archive
-        self.members = 0
-        self.total = 0
-
-    def entry(self, name: str) -> None:
-        self.members += 1
-        if self.members > self.limits.members:
-            raise ParamembedError(f"{self.archive}: more than {self.limits.members} entries; archive refused ({self.limits.describe()})")
-
-    def copy(self, source: IO[bytes], target: Path, name: str) -> None:
-        written = 0
-        with open(target, "wb") as out:
-            while chunk := source.read(CHUNK):
-                written += len(chunk)
-                self.total += len(chunk)
-                if written > self.limits.member_bytes:
-                    raise ParamembedError(
-                        f"{self.archive}: member {name!r} unpacks to over {self.limits.member_bytes / 2**20:.0f} MB; archive refused"
-                    )
-                if self.total > self.limits.total_bytes:
-                    raise ParamembedError(
-                        f"{self.archive}: unpacks to over {self.limits.total_bytes / 2**20:.0f} MB; archive refused "
-                        "(a zip bomb, or a dataset too large for this use)"
-                    )
-                out.write(chunk)
+def printable(name: str) -> str:
+    """A stored name fit for a message: control characters (a null byte, a newline) become '?'."""
+    return _CONTROL.sub("?", name)
 
 
-def _decompressed(path: Path) -> IO[bytes]:
-    """The archive's bytes, decompressed by a reader whose reads are bounded by the size asked.
-
-    tarfile's own stream decompression inflates each 10 kB read whole (10 MB of zeros at deflate's
-    1000:1); these readers never hand back more than asked.
-    """
-    with open(path, "rb") as f:
-        magic = f.read(6)
-    if magic.startswith(b"\x1f\x8b"):
-        return gzip.open(path, "rb")
-    if magic.startswith(b"BZh"):
-        return bz2.open(path, "rb")
-    if magic.startswith(b"\xfd7zXZ\x00"):
-        return lzma.open(path, "rb")
-    return open(path, "rb")
+def member_parts(name: str) -> tuple[str, ...]:
+    """A stored path -> its components; raises ParamembedError when it could not be a file under a folder."""
+    if _CONTROL.search(name):
+        raise ParamembedError("file name contains a control character (such as a null byte)")
+    text = name.replace("\\", "/")
+    if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
+        raise ParamembedError("absolute path: it would leave the archive's folder")
+    parts = tuple(p for p in text.split("/") if p not in ("", "."))
+    if ".." in parts:
+        raise ParamembedError("path leaves the archive ('..')")
+    return parts
 
 
-def _tar_members(path: Path) -> Iterator[tuple[str, str, IO[bytes] | None]]:
-    """(name, kind, stream) in archive order; kind is 'file', 'dir' or what else the member is."""
-    # Stream mode: read sequentially, no member table kept in memory.
-    with _decompressed(path) as raw, tarfile.open(fileobj=raw, mode="r|") as tf:
-        for member in tf:
-            if member.isfile():
-                yield member.name, "file", tf.extractfile(member)
-            elif member.isdir():
-                yield member.name, "dir", None
-            else:
-                kind = "link" if member.issym() or member.islnk() else "special file"
-                yield member.name, kind, None
+def is_clutter(parts: tuple[str, ...]) -> bool:
+    """Operating-system clutter (__MACOSX/, .DS_Store, ._resource forks, hidden files)."""
+    return any(p in CLUTTER or p.startswith(".") for p in parts)
 
 
-def _zip_members(path: Path) -> Iterator[tuple[str, str, IO[bytes] | None]]:
-    with zipfile.ZipFile(path) as zf:
-        for info in zf.infolist():
+def _too_big(label: str, limits: ArchiveLimits) -> ParamembedError:
+    return ParamembedError(f"{label}: unpacks to more than {limits.max_total_bytes / MB:g} MB, "
+                           f"the limit for one archive ({limits.describe()})")
+
+
+def _too_many(label: str, limits: ArchiveLimits) -> ParamembedError:
+    return ParamembedError(f"{label}: holds more than {limits.max_members} entries (files and folders), "
+                           "the limit for one archive")
+
+
+# ============ reading: each format -> (stored name, kind, open) entries ============
+_PROBLEMS = {"link": "a link, not a regular file", "special": "a special file (a device or a pipe), not a regular file",
+             "encrypted": "encrypted"}
+# tarfile's own stream decompression inflates each 10 kB read whole (10 MB of zeros at deflate's
+# 1000:1); these readers never hand back more than asked.
+_DECOMPRESSORS = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
+Entry = tuple[str, str, Callable[[], IO[bytes]] | None]  # (stored name, 'file' | 'dir' | a _PROBLEMS key, open)
+
+
+class _CappedStream(io.RawIOBase):
+    """A decompressed stream that raises once more than `cap` bytes came out of it."""
+
+    def __init__(self, raw, cap: int, label: str, limits: ArchiveLimits):
+        self.raw, self.cap, self.label, self.limits, self.count = raw, cap, label, limits, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        room = self.cap - self.count + 1
+        out = self.raw.read(room if n is None or n < 0 else min(n, room))
+        self.count += len(out)
+        if self.count > self.cap:
+            raise _too_big(self.label, self.limits)
+        return out
+
+
+def _count_signatures(f: IO[bytes], signature: bytes) -> int:
+    """How often `signature` occurs in `f`, read in chunks (one that straddles two chunks counts once)."""
+    count, tail = 0, b""
+    f.seek(0)
+    while block := f.read(MB):
+        joined = tail + block
+        count += joined.count(signature)
+        tail = joined[-(len(signature) - 1):]
+    f.seek(0)
+    return count
+
+
+def _zip_entries(f: IO[bytes], limits: ArchiveLimits, label: str) -> Iterator[Entry]:
+    # Every entry costs a central-directory record; counting their signature refuses an archive
+    # of millions of entries before zipfile builds an object for each one.
+    if _count_signatures(f, ZIP_CENTRAL_ENTRY) > limits.max_members:
+        raise _too_many(label, limits)
+    try:
+        archive = zipfile.ZipFile(f)
+    except _READ_ERRORS as err:
+        raise ParamembedError(f"{label}: not a readable zip file ({err})") from None
+    with archive:
+        for info in archive.infolist():
             if info.is_dir():
                 yield info.filename, "dir", None
             elif (info.external_attr >> 16) & 0o170000 == 0o120000:  # a symlink stored by Unix zip
                 yield info.filename, "link", None
+            elif info.flag_bits & 0x1:
+                yield info.filename, "encrypted", None
             else:
-                with zf.open(info) as stream:
-                    yield info.filename, "file", stream
+                yield info.filename, "file", lambda info=info: archive.open(info)
 
 
-def extract_archive(path: Path, dest: Path, limits: ArchiveLimits = DATASET_LIMITS) -> Path:
-    """Unpack `path` into `dest` (which must not exist) within `limits`; returns `dest`.
+def _tar_entries(f: IO[bytes], head: bytes, limits: ArchiveLimits, label: str) -> Iterator[Entry]:
+    decompress = next((reader for magic, reader in _DECOMPRESSORS.items() if head.startswith(magic)), None)
+    if decompress is None and head[257:262] != b"ustar":
+        raise ParamembedError(f"{label}: not a zip or tar.gz archive (nor a .tar, .tar.bz2 or .tar.xz)")
+    # Headers and padding count too (512 bytes and up each), so the stream itself is capped a
+    # little above the members' limit: a header that claims a gigabyte cannot be read whole.
+    stream = _CappedStream(decompress(f) if decompress else f, limits.max_total_bytes + 2048 * (limits.max_members + 1),
+                           label, limits)
+    try:
+        # Stream mode: read sequentially; each member is read before the next header.
+        with tarfile.open(fileobj=stream, mode="r|") as archive:
+            for info in archive:
+                if info.isfile():
+                    yield info.name, "file", lambda info=info: archive.extractfile(info)
+                elif info.isdir():
+                    yield info.name, "dir", None
+                else:
+                    yield info.name, "link" if info.issym() or info.islnk() else "special", None
+    except _READ_ERRORS as err:
+        raise ParamembedError(f"{label}: not a readable tar archive ({err})") from None
 
-    Refuses absolute paths, '..', links and special files. On any refusal or read error the
-    temporary folder is removed and `dest` is not created.
+
+def _copy(open_member: Callable[[], IO[bytes]], out: IO[bytes], cap: int, chunk_bytes: int) -> tuple[int, str | None]:
+    """Copy a member to `out` in chunks until it ends or passes `cap`: (bytes read, damage or None).
+
+    Only reading errors count as damage; an error writing `out` (a full disk) is raised.
     """
-    label = str(path)
-    members = _zip_members if path.suffix.lower() == ".zip" else _tar_members
+    size = 0
+    try:
+        stream = open_member()
+    except _READ_ERRORS as err:
+        return size, f"damaged in the archive: {err}"
+    with stream:
+        while size <= cap:
+            try:
+                chunk = stream.read(min(chunk_bytes, cap + 1 - size))
+            except _READ_ERRORS as err:
+                return size, f"damaged in the archive: {err}"
+            if not chunk:
+                break
+            size += len(chunk)
+            out.write(chunk)
+    return size, None
+
+
+def _label(source: Source, label: str | None) -> str:
+    return label or ("archive" if isinstance(source, (bytes, bytearray)) else str(source))
+
+
+def iter_archive(
+    source: Source, limits: ArchiveLimits = UPLOAD_LIMITS, label: str | None = None,
+    wanted: Callable[[str, tuple[str, ...]], bool] | None = None, into: Path | None = None,
+) -> Iterator[Member]:
+    """The archive's files one at a time (folders and clutter left out), limits checked while reading.
+
+    `source` is the archive's bytes or its path; the kind comes from its first bytes. `wanted(stored
+    name, parts)` picks members to read; the others are passed over unread (members whose name,
+    type or encryption is a problem are yielded with it, wanted or not). With `into` (a folder),
+    each file is written under it, a chunk at a time, instead of held in `data`. Raises
+    ParamembedError when the archive is unreadable or over its total or entry-count limit.
+    """
+    label = _label(source, label)
+    try:
+        f = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")
+    except OSError as err:
+        raise ParamembedError(f"{label}: cannot be read ({err.strerror or err})") from None
+    with f:
+        head = f.read(512)
+        f.seek(0)
+        entries = _zip_entries(f, limits, label) if head[:2] == b"PK" else _tar_entries(f, head, limits, label)
+        count = total = 0
+        for stored, kind, open_member in entries:
+            count += 1
+            if count > limits.max_members:
+                raise _too_many(label, limits)
+            if kind == "dir":
+                continue
+            name = printable(stored)
+            try:
+                parts = member_parts(stored)
+            except ParamembedError as err:
+                yield Member(name, (), None, str(err))
+                continue
+            if not parts or is_clutter(parts):
+                continue
+            if kind != "file":
+                yield Member(name, parts, None, _PROBLEMS[kind])
+                continue
+            if wanted is not None and not wanted(stored, parts):
+                continue
+            target = None if into is None else Path(into).joinpath(*parts)
+            cap = min(limits.max_member_bytes, limits.max_total_bytes - total)
+            try:
+                if target is not None:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                with io.BytesIO() if target is None else open(target, "wb") as out:
+                    size, damage = _copy(open_member, out, cap, limits.chunk_bytes)
+                    data = out.getvalue() if target is None else None
+            except OSError as err:  # reading errors became `damage`: this one is the disk's
+                raise ParamembedError(f"{label}: {name}: cannot be written ({err.strerror or err})") from None
+            total += size
+            if total > limits.max_total_bytes:
+                raise _too_big(label, limits)
+            problem = damage or (f"over the {limits.max_member_bytes / MB:g} MB limit for one file"
+                                 if size > limits.max_member_bytes else None)
+            if problem is not None and target is not None:
+                target.unlink(missing_ok=True)
+            yield Member(name, parts, None if problem else data, problem)
+
+
+def list_archive(source: Source, limits: ArchiveLimits = UPLOAD_LIMITS, label: str | None = None) -> list[Member]:
+    """Every file the archive holds (folders and clutter left out), in order, none of them read.
+
+    A zip's names come from its directory; a tar's from passing over each member unread. Each
+    `Member` has data None; members whose path or type is unsafe carry that as their `problem`.
+    """
+    listed: list[Member] = []
+
+    def note(stored: str, parts: tuple[str, ...]) -> bool:
+        listed.append(Member(printable(stored), parts, None))
+        return False  # not read
+
+    for member in iter_archive(source, limits, label, wanted=note):
+        listed.append(member)  # only members with a problem get past `note`
+    return listed
+
+
+def extract_archive(source: Source, dest: str | Path, limits: ArchiveLimits = UPLOAD_LIMITS, label: str | None = None) -> Path:
+    """Unpack the archive into `dest` (which must not exist) within `limits`; returns `dest`.
+
+    Files are written into a temporary folder beside `dest`, renamed into place (with a
+    `.complete` marker) only when the whole archive was read, so any problem (an unsafe path, a
+    link, a file over its limit, damage) raises and leaves nothing behind.
+    """
+    dest, label = Path(dest), _label(source, label)
+    if dest.exists():
+        raise ParamembedError(f"{dest} already exists; an archive is only unpacked into a new folder")
     tmp = dest.parent / f".{dest.name}.partial-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
-    budget = _Budget(limits, label)
     try:
-        for name, kind, stream in members(path):
-            budget.entry(name)
-            rel = safe_member_path(name, label)
-            if kind not in ("file", "dir"):
-                raise ParamembedError(f"{label}: member {name!r} is a {kind}; only files and folders are read")
-            if not rel.parts:
-                continue
-            target = tmp.joinpath(*rel.parts)
-            if kind == "dir":
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            budget.copy(stream, target, name)
-        (tmp / ".complete").touch()
+        written = 0
+        for member in iter_archive(source, limits, label, into=tmp):
+            if member.problem is not None:
+                raise ParamembedError(f"{label}: {member.name}: {member.problem}")
+            written += 1
+        if not written:
+            raise ParamembedError(f"{label}: the archive holds no files")
+        (tmp / COMPLETE).touch()
         try:
             os.replace(tmp, dest)
-        except OSError:
-            if not (dest / ".complete").exists():  # not a concurrent unpack that won the race
-                raise
+        except OSError as err:
+            if not (dest / COMPLETE).exists():  # not a concurrent unpack that won the race
+                raise ParamembedError(f"{label}: cannot be unpacked into {dest} ({err.strerror or err})") from None
         return dest
-    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, lzma.LZMAError) as err:
-        raise ParamembedError(f"{label}: cannot unpack archive ({err})") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # gone already when renamed into place

@@ -3,7 +3,7 @@
     Omniglot:     root/[images_background/]<Alphabet>/<character>/<image>.png   (groups = alphabets)
     ImageFolder:  root/<class>/<image>.{png,jpg,...}                            (one group)
 
-A `.tar.gz` / `.tgz` / `.zip` is unpacked once into a cache folder, within limits on its size
+A `.zip` or `.tar` (plain, `.gz` / `.tgz`, `.bz2`, `.xz`) is unpacked once into a cache folder, within limits on its size
 (`archives.DATASET_LIMITS` by default; pass `archives.UPLOAD_LIMITS` for a visitor's upload). Images are decoded with Pillow
 into the model's input format (`InputSpec`) once, and kept in memory (and on disk, keyed by the
 files and the spec) so that evaluation over a thousand episodes never decodes twice.

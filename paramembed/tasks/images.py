@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from paramembed.archives import printable
+from paramembed.data.archives import printable
 from paramembed.data.preprocess import open_image
 from paramembed.errors import ParamembedError
 from paramembed.tasks.limits import LIMITS, TaskLimits

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paramembed.archives import CLUTTER, ArchiveLimits
+from paramembed.data.archives import CLUTTER, ArchiveLimits
 from paramembed.data.preprocess import MAX_FILE_BYTES, MAX_IMAGE_PIXELS
 from paramembed.errors import ParamembedError
 

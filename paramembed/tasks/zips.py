@@ -2,13 +2,13 @@
 
 Two passes over the archive: the first reads only its directory to find the layout (a wrapper
 folder, the class folders, the queries) and what a task could hold; the second reads and decodes
-those members one at a time through `paramembed.archives`, keeping only the shrunk images. So a
+those members one at a time through `paramembed.data.archives`, keeping only the shrunk images. So a
 zip of many large files never sits in memory whole, and a bomb stops at the unpacked-size limit.
 """
 
 from __future__ import annotations
 
-from paramembed.archives import list_archive, iter_archive
+from paramembed.data.archives import iter_archive, list_archive
 from paramembed.data.preprocess import IMAGE_SUFFIXES
 from paramembed.errors import ParamembedError
 from paramembed.tasks.images import TaskImage, decode_image

@@ -23,7 +23,7 @@ from torch import nn
 from tqdm import tqdm
 
 from paramembed.checkpoint import read_model_config, save_model
-from paramembed.config import TrainConfig, to_dict
+from paramembed.config import TrainConfig, to_dict, validate_train_config
 from paramembed.data.augment import augment
 from paramembed.data.episodes import TaskSampler
 from paramembed.device import pick_device
@@ -78,6 +78,7 @@ def step_lr(config: TrainConfig, step: int, total: int) -> float:
 
 def pretrain(config: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
     """Pre-train `config.model`'s backbone on `config.data`'s training classes; returns the run folder."""
+    validate_train_config(config)
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
     run_dir = Path(config.out_dir) / config.name

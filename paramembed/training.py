@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from tqdm import tqdm
 
 from paramembed.checkpoint import read_model_config, save_model
-from paramembed.config import TrainConfig, to_dict
+from paramembed.config import TrainConfig, to_dict, validate_train_config
 from paramembed.data.augment import AUGMENTATIONS, augment
 from paramembed.data.episodes import TaskBatch, TaskSampler
 from paramembed.data.sources import task_sampler, training_data
@@ -133,6 +133,7 @@ def augment_batch(batch: TaskBatch, kind: str) -> TaskBatch:
 
 
 def check_config(config: TrainConfig) -> None:
+    validate_train_config(config)
     c = config
     if len(c.ways) not in (1, 2) or len(c.shots) not in (1, 2):
         raise ParamembedError("ways and shots are [n] or [low, high]")

@@ -1,20 +1,31 @@
 # Two commands on a fresh machine: `make run` and `make test`. Both (re)build .venv when it is
-# missing or older than requirements.txt.
+# missing or older than requirements.txt / pyproject.toml, installing the project editable
+# (`pip install -e .[test]`), so `import paramembed` works from any folder.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: run test test-fast e2e bench models report clean
+.PHONY: run serve test test-fast e2e bench models report clean
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
 	$(VENV)/bin/python -m pip install -q -r requirements.txt
 	@touch $(STAMP)
 
+# Local mode (paramembed/serving.py): this machine only. No file watcher: it would rerun every
+# open page whenever a training run writes under the repository.
 run: $(STAMP)
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.address 127.0.0.1 \
+		--server.fileWatcherType none
+
+# Network mode for a class sharing one server: training and server-folder browsing are off unless
+# PARAMEMBED_ALLOW_TRAINING / PARAMEMBED_ALLOW_FOLDERS / PARAMEMBED_ADMIN_TOKEN turn them on;
+# tracebacks go to this console only, not to the browser.
+serve: $(STAMP)
+	PARAMEMBED_MODE=network $(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.address 0.0.0.0 \
+		--server.fileWatcherType none --client.showErrorDetails none --client.toolbarMode viewer
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest

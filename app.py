@@ -3,6 +3,12 @@
 The app is thin: every page imports from `paramembed` and keeps its state in st.session_state.
 """
 
+# pandas first, before any page runs. Right after the server starts, two sessions on the Training
+# curves page used to import it from two script threads by different doors (plotly and Streamlit
+# each reach for pandas submodules), and Python's import-deadlock breaker handed one thread the
+# half-built module: "partially initialized module 'pandas' has no attribute 'Series'". Entered
+# here through `pandas` itself, every thread waits on that one module lock until it is complete.
+import pandas  # noqa: F401
 import streamlit as st
 
 st.set_page_config(page_title="paramembed", page_icon="🧬", layout="wide")

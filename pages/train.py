@@ -18,6 +18,7 @@ from plotly.subplots import make_subplots
 from paramembed import run_metrics as M
 from paramembed import run_processes as P
 from paramembed import runs as R
+from paramembed.config import RUN_NAME
 from paramembed.data.archives import UPLOAD_LIMITS
 from paramembed.errors import ParamembedError
 from paramembed.methods import METHODS, TRAINABLE
@@ -146,7 +147,7 @@ def watch(name: str) -> None:
 # ============ the run being watched ============
 going = P.active_run(root)
 watched = going or st.session_state.get("train_run")
-if watched and R.NAME_PATTERN.fullmatch(watched) and (root / watched).is_dir():
+if watched and RUN_NAME.fullmatch(watched) and (root / watched).is_dir():
     live = P.run_status(root / watched) == "running"
     st.session_state["train_watching_live"] = live
     st.fragment(run_every=REFRESH_S if live else None)(watch)(watched)

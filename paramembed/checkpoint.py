@@ -1,15 +1,32 @@
 """Model folders on disk: `model.safetensors` + `config.json` (+ `metrics.jsonl` from training).
 
-A folder alone rebuilds its model: the config travels with the weights. This module only writes
-and reads those two files; which models exist and how one is built from its folder is the model
-zoo's job (`paramembed.zoo`). Writes are atomic (a temporary file, then `os.replace`), so an
+A folder alone rebuilds its model: the config travels with the weights. This module writes and
+reads those files and training checkpoints (below); which models exist and how one is built from
+its folder is the model zoo's job (`paramembed.zoo`). Writes are atomic (a temporary file, then `os.replace`), so an
 interrupted run never leaves half a checkpoint.
+
+A training run's checkpoint is three files (weights, config, optimiser state) that must agree, so
+it is written as one step: all three go into a fresh `ckpt-<step>-*` folder, and only then does
+`checkpoint.json` (replaced atomically) name that folder. A kill at any point leaves the manifest
+on the last complete checkpoint. The run folder's top-level `model.safetensors` + `config.json`
+follow after the swap, for the app and for shipping; resuming reads only what the manifest names.
+
+    runs/<name>/checkpoint.json        {"folder": "ckpt-120-x1y2", "step": 120}
+    runs/<name>/ckpt-120-x1y2/         model.safetensors, config.json, state.pt
+    runs/<name>/model.safetensors      the same weights (a hard link, or a copy)
+    runs/<name>/config.json
+    runs/<name>/metrics.jsonl
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +34,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from paramembed.config import ModelConfig, from_dict, to_dict
+from paramembed.config import ModelConfig, from_dict, to_dict, validate_model_config
 from paramembed.errors import ParamembedError
 
 if TYPE_CHECKING:  # only a type: importing the network here would make a cycle with the zoo
@@ -25,12 +42,18 @@ if TYPE_CHECKING:  # only a type: importing the network here would make a cycle 
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
+STATE = "state.pt"  # optimiser state, step and RNG of a training run
+MANIFEST = "checkpoint.json"
+CHECKPOINT_FORMAT = "paramembed.checkpoint/1"
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "models"  # the shipped model folders
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
+    with tmp.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())  # the new name must never point at data still only in memory
     os.replace(tmp, path)
 
 
@@ -40,7 +63,9 @@ def save_model(model: FewShotModel, folder: str | Path, extra: dict[str, Any] | 
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     tmp = folder / f".{WEIGHTS}.tmp"
-    save_file(state, str(tmp))
+    # The step in the weights' own metadata lets a reader tell them apart from another step's state.
+    metadata = {"step": str(extra["step"])} if extra and "step" in extra else None
+    save_file(state, str(tmp), metadata=metadata)
     os.replace(tmp, folder / WEIGHTS)
     payload = {"model": to_dict(model.config), **(extra or {})}
     atomic_write_bytes(folder / CONFIG, json.dumps(payload, indent=2).encode())
@@ -56,7 +81,22 @@ def read_model_config(folder: Path) -> tuple[ModelConfig, dict[str, Any]]:
         raise ParamembedError(f"{folder / CONFIG}: not valid JSON ({err})") from None
     if not isinstance(payload, dict) or "model" not in payload:
         raise ParamembedError(f"{folder / CONFIG}: has no 'model' section")
-    return from_dict(ModelConfig, payload["model"], "model"), payload
+    config = from_dict(ModelConfig, payload["model"], "model")
+    try:
+        validate_model_config(config)  # a hand-edited width of 0 is one line here, not a traceback in torch
+    except ParamembedError as err:
+        raise ParamembedError(f"{folder / CONFIG}: {err}") from None
+    return config, payload
+
+
+def load_weights(path: Path) -> dict[str, torch.Tensor]:
+    """A safetensors file's tensors, or one ParamembedError line when it is missing or corrupt."""
+    if not path.is_file():
+        raise ParamembedError(f"{path.parent}: {path.name} is missing")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ParamembedError(f"{path}: corrupt checkpoint ({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
 
 
 def read_weight_shapes(folder: Path) -> dict[str, tuple[int, ...]]:
@@ -73,10 +113,129 @@ def read_weight_shapes(folder: Path) -> dict[str, tuple[int, ...]]:
 
 def read_weights(folder: Path) -> dict[str, torch.Tensor]:
     """The folder's weights as CPU tensors, by name."""
-    weights = folder / WEIGHTS
-    if not weights.is_file():
-        raise ParamembedError(f"{folder}: {WEIGHTS} is missing")
+    return load_weights(folder / WEIGHTS)
+
+
+# ============ training checkpoints: weights + config + state as one atomic step ============
+
+
+@dataclass
+class Checkpoint:
+    """The last complete checkpoint of a run: everything needed to resume it."""
+
+    folder: Path
+    step: int
+    config: ModelConfig
+    payload: dict[str, Any]  # config.json: the model config plus the run's extras
+    weights: dict[str, torch.Tensor]
+    state: dict[str, Any]  # state.pt: optimiser state, step, RNG (what the trainer saved)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
-        return load_file(str(weights))
-    except (SafetensorError, OSError, ValueError) as err:
-        raise ParamembedError(f"{weights}: corrupt checkpoint ({err})") from None
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """Point `target` at `source`'s contents atomically: a hard link where the file system has them."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+
+
+def save_checkpoint(run_dir: str | Path, model: FewShotModel, extra: dict[str, Any], state: dict[str, Any]) -> Path:
+    """Write weights, config (with `extra`, which holds "step") and `state` as one step; returns the folder."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    step = int(extra["step"])
+    # A new folder every time: the final checkpoint can repeat the last periodic one's step, and the
+    # folder the manifest names must never be written into again.
+    folder = Path(tempfile.mkdtemp(prefix=f"ckpt-{step}-", dir=run_dir))
+    save_model(model, folder, extra)
+    torch.save(state, folder / STATE)
+    for name in (WEIGHTS, CONFIG, STATE):
+        _fsync(folder / name)
+    # The commit point: before it a resume sees the previous checkpoint, after it this one.
+    manifest = {"format": CHECKPOINT_FORMAT, "folder": folder.name, "step": step}
+    atomic_write_bytes(run_dir / MANIFEST, json.dumps(manifest, indent=2).encode())
+    for name in (WEIGHTS, CONFIG):
+        _link_or_copy(folder / name, run_dir / name)
+    (run_dir / STATE).unlink(missing_ok=True)  # an old-layout state.pt would only mislead a reader
+    for old in run_dir.glob("ckpt-*"):
+        if old != folder and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+def has_checkpoint(run_dir: str | Path) -> bool:
+    run_dir = Path(run_dir)
+    return (run_dir / MANIFEST).is_file() or (run_dir / STATE).is_file()
+
+
+def clear_checkpoint(run_dir: str | Path) -> None:
+    """Forget a run's checkpoint (a fresh start), so a kill before its first save cannot resume the old run."""
+    run_dir = Path(run_dir)
+    (run_dir / MANIFEST).unlink(missing_ok=True)
+    (run_dir / STATE).unlink(missing_ok=True)
+    for old in run_dir.glob("ckpt-*"):
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _checkpoint_folder(run_dir: Path) -> Path | None:
+    manifest = run_dir / MANIFEST
+    if not manifest.is_file():
+        # The layout before manifests: three files at the top level, written one after another.
+        return run_dir if (run_dir / STATE).is_file() else None
+    try:
+        entry = json.loads(manifest.read_text())
+        folder = run_dir / entry["folder"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
+        raise ParamembedError(f"{manifest}: not a valid checkpoint manifest ({type(err).__name__}); use --fresh") from None
+    if not folder.is_dir() or folder.parent != run_dir:
+        raise ParamembedError(f"{manifest}: names {entry['folder']!r}, which is missing; use --fresh")
+    return folder
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    """state.pt through `weights_only=True` (tensors and plain containers only), or one error line."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ParamembedError(f"{path.parent}: {path.name} is missing; use --fresh") from None
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ParamembedError(f"{path}: truncated or corrupt training state ({reason}); use --fresh") from None
+    if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+        raise ParamembedError(f"{path}: not a paramembed training state (no step); use --fresh")
+    return state
+
+
+def read_checkpoint(run_dir: str | Path) -> Checkpoint | None:
+    """The run's last complete checkpoint, None when it has none; ParamembedError when it is damaged.
+
+    The weights, config and state must all carry the same step: a mismatch is an old-layout
+    checkpoint cut short between its writes, and resuming from it would mix two steps.
+    """
+    run_dir = Path(run_dir)
+    folder = _checkpoint_folder(run_dir)
+    if folder is None:
+        return None
+    state = load_state(folder / STATE)
+    config, payload = read_model_config(folder)
+    weights = load_weights(folder / WEIGHTS)
+    with safe_open(str(folder / WEIGHTS), "pt") as f:
+        weights_step = (f.metadata() or {}).get("step")
+    steps = {"state.pt": state["step"], CONFIG: payload.get("step"), WEIGHTS: int(weights_step) if weights_step else None}
+    known = {name: s for name, s in steps.items() if s is not None}
+    if len(set(known.values())) > 1:
+        found = ", ".join(f"{name} at step {s}" for name, s in known.items())
+        raise ParamembedError(f"{folder}: checkpoint files disagree ({found}), it was cut short; use --fresh")
+    return Checkpoint(folder, state["step"], config, payload, weights, state)

@@ -17,22 +17,40 @@ PRETRAINED_NAME = "imagenet-resnet18"  # paramembed.zoo.PRETRAINED_NAME, without
 
 
 def _train(args: argparse.Namespace) -> None:
-    from paramembed.config import load_train_config
+    from paramembed.config import load_train_config, validate_train_config
     from paramembed.pretraining import pretrain
     from paramembed.training import train
 
     config = load_train_config(args.config, args.set)
     if args.name:
         config.name = args.name
-    if config.stage not in ("pretrain", "meta"):
-        raise ParamembedError(f"stage should be 'pretrain' or 'meta', got {config.stage!r}")
+    validate_train_config(config)  # before any data is read: a bad number fails in a second, not an hour
     run = pretrain if config.stage == "pretrain" else train
     run_dir = run(config, resume=not args.fresh, progress=not args.quiet)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one line from rank 0 only
         print(f"saved {run_dir}")
 
 
+def check_evaluate_args(args: argparse.Namespace) -> None:
+    """One ParamembedError line for an `evaluate` argument out of range, before any model is loaded."""
+    from paramembed.config import check_device
+
+    if min(args.ways) < 2:
+        raise ParamembedError(f"--ways must be at least 2 (a task needs two classes), got {min(args.ways)}")
+    if min(args.shots_list) < 1:
+        raise ParamembedError(f"--shots must be at least 1, got {min(args.shots_list)}")
+    if args.queries < 1:
+        raise ParamembedError(f"--queries must be at least 1, got {args.queries}")
+    # One episode has no spread: its 95% interval would print as nan.
+    if args.episodes < 2:
+        raise ParamembedError(f"--episodes must be at least 2 for a confidence interval, got {args.episodes}")
+    if args.seed < 0:
+        raise ParamembedError(f"--seed must be at least 0, got {args.seed}")
+    check_device(args.device, "--device")
+
+
 def _evaluate(args: argparse.Namespace) -> None:
+    check_evaluate_args(args)
     from paramembed.data.registry import get_dataset
     from paramembed.evaluation import evaluate
     from paramembed.zoo import load_model, load_photo_model
@@ -114,12 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list the shipped models")
     p.set_defaults(func=_models)
 
-    for name, module in (("report", "paramembed.report"), ("bench", "paramembed.bench")):
-        try:
-            mod = __import__(module, fromlist=["add_parser"])
-        except ModuleNotFoundError:
-            continue
-        mod.add_parser(sub)
+    # No guard around these imports: a missing dependency must fail loudly, not hide a command.
+    from paramembed import bench, report
+
+    report.add_parser(sub)
+    bench.add_parser(sub)
     return parser
 
 

@@ -13,7 +13,6 @@ the starting point (`init_from`) of every stage-2 run.
 from __future__ import annotations
 
 import math
-import os
 import time
 from pathlib import Path
 
@@ -22,8 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from paramembed.checkpoint import read_model_config, save_model
-from paramembed.config import TrainConfig, to_dict
+from paramembed.checkpoint import clear_checkpoint, read_checkpoint, save_checkpoint
+from paramembed.config import TrainConfig, to_dict, validate_train_config
 from paramembed.data.augment import augment
 from paramembed.data.episodes import TaskSampler
 from paramembed.device import pick_device
@@ -34,7 +33,6 @@ from paramembed.logs import append_metrics, truncate_metrics
 from paramembed.models.fewshot import FewShotModel
 from paramembed.runs import run_folder
 
-STATE = "state.pt"
 METRICS = "metrics.jsonl"
 LOG_EVERY = 20
 # Initial norm of the head's rows. Small rows turn the same SGD step into a larger change of
@@ -79,6 +77,7 @@ def step_lr(config: TrainConfig, step: int, total: int) -> float:
 
 def pretrain(config: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
     """Pre-train `config.model`'s backbone on `config.data`'s training classes; returns the run folder."""
+    validate_train_config(config)
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
     run_dir = run_folder(config)  # refuses a name that would leave out_dir
@@ -110,29 +109,24 @@ def pretrain(config: TrainConfig, resume: bool = True, progress: bool = True) ->
 
     # ============ resume ============
     step = 0
-    if resume and (run_dir / STATE).exists():
-        from safetensors.torch import load_file
-
-        saved, _ = read_model_config(run_dir)
-        if saved != config.model:
+    saved = read_checkpoint(run_dir) if resume else None  # weights, config and state of one step, or None
+    if saved is not None:
+        if saved.config != config.model:
             raise ParamembedError(f"{run_dir} holds a run of another model config; use --fresh or another --name")
-        state = torch.load(run_dir / STATE, map_location="cpu", weights_only=True)
-        model.load_state_dict(load_file(str(run_dir / "model.safetensors")))
-        head.data.copy_(state["head"])
-        optimiser.load_state_dict(state["optimiser"])
-        step = state["step"]
-        truncate_metrics(run_dir / METRICS, step)
+        model.load_state_dict(saved.weights)
+        head.data.copy_(saved.state["head"])
+        optimiser.load_state_dict(saved.state["optimiser"])
+        step = saved.step
+        truncate_metrics(run_dir / METRICS, step)  # lines logged after the checkpoint would repeat
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
+        clear_checkpoint(run_dir)
         (run_dir / METRICS).unlink(missing_ok=True)
 
     def checkpoint(final: bool = False) -> None:
         extra = {"train": to_dict(config), "step": step, "epochs": step / steps_per_epoch, "finished": final,
                  "images_seen": step * config.batch_size}
-        save_model(model, run_dir, extra)
-        tmp = run_dir / f".{STATE}.tmp"
-        torch.save({"head": head.detach().cpu(), "optimiser": optimiser.state_dict(), "step": step}, tmp)
-        os.replace(tmp, run_dir / STATE)
+        save_checkpoint(run_dir, model, extra, {"head": head.detach().cpu(), "optimiser": optimiser.state_dict(), "step": step})
 
     def validate() -> None:
         result = evaluate(model, val_data, config.val_ways, config.val_shots, queries=5,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from paramembed.checkpoint import CONFIG, WEIGHTS
+from paramembed.checkpoint import CONFIG, WEIGHTS, has_checkpoint
 from paramembed.runs import CONFIG_FILE
 
 
@@ -96,7 +96,6 @@ def planned_episodes(folder: Path) -> int | None:
 
 # ============ progress, step by step ============
 PROGRESS = "progress.json"  # rewritten by the training loop as it goes (metrics lines come every 10 steps)
-STATE = "state.pt"
 
 
 @dataclass(frozen=True)
@@ -155,7 +154,7 @@ class CheckpointInfo:
     """The last checkpoint a run wrote: `exists` when its model files are there to load."""
 
     exists: bool
-    resumable: bool  # state.pt too: `train` without --fresh continues from it
+    resumable: bool  # a training checkpoint too: `train` without --fresh continues from it
     step: int | None = None
     episodes: int | None = None
     finished: bool = False
@@ -172,11 +171,11 @@ def checkpoint_info(folder: str | Path) -> CheckpointInfo:
     folder = Path(folder)
     exists = (folder / WEIGHTS).is_file() and (folder / CONFIG).is_file()
     if not exists:
-        return CheckpointInfo(False, (folder / STATE).is_file())
+        return CheckpointInfo(False, has_checkpoint(folder))
     try:
         payload = json.loads((folder / CONFIG).read_text())
     except (OSError, ValueError):
         payload = {}
     step, episodes = payload.get("step"), payload.get("episodes")
-    return CheckpointInfo(True, (folder / STATE).is_file(), step if isinstance(step, int) else None,
+    return CheckpointInfo(True, has_checkpoint(folder), step if isinstance(step, int) else None,
                           episodes if isinstance(episodes, int) else None, bool(payload.get("finished")))

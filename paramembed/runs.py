@@ -12,12 +12,11 @@ is `paramembed.run_processes`.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from paramembed.checkpoint import ASSETS, CONFIG, WEIGHTS
-from paramembed.config import ModelConfig, TrainConfig
+from paramembed.config import ModelConfig, TrainConfig, check_run_name
 from paramembed.errors import ParamembedError
 from paramembed.methods import TRAINABLE
 
@@ -29,7 +28,6 @@ CONFIG_FILE = "train.yaml"
 STOPPED_FILE = "stopped"
 UPLOAD = "data"  # an uploaded dataset, unpacked
 ROOT = Path(__file__).resolve().parent.parent
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def runs_root(root: str | Path | None = None) -> Path:
@@ -71,12 +69,7 @@ def list_runs(root: str | Path | None = None, assets: Path = ASSETS) -> list[Run
 
 def check_name(name: str) -> str:
     """A run name: one plain folder name, so `<root>/<name>` never leaves the root."""
-    name = (name or "").strip()
-    if not NAME_PATTERN.fullmatch(name):
-        raise ParamembedError(
-            f"run name {name!r} should be 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit"
-        )
-    return name
+    return check_run_name((name or "").strip())
 
 
 def run_folder(config) -> Path:

@@ -3,8 +3,8 @@
 Each step draws `tasks_per_batch` tasks (ways and shots drawn per step from the config's ranges),
 runs all their images through the backbone at once, generates one classifier per task and takes
 the cross-entropy of the query predictions. Metrics go to `runs/<name>/metrics.jsonl` as JSON
-lines; `model.safetensors` + `config.json` + `state.pt` are written atomically, so a killed run
-resumes from its last checkpoint.
+lines; `model.safetensors` + `config.json` + `state.pt` are written as one atomic checkpoint
+(paramembed.checkpoint), so a killed run resumes from its last complete one.
 
 Under `torchrun` the same loop runs DistributedDataParallel (NCCL on GPUs, Gloo on CPUs): rank r
 draws batches r, r + world, r + 2*world, ... of one seed scheme, and only rank 0 writes files.
@@ -24,8 +24,8 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, IterableDataset
 from tqdm import tqdm
 
-from paramembed.checkpoint import read_model_config, save_model
-from paramembed.config import TrainConfig, to_dict
+from paramembed.checkpoint import clear_checkpoint, has_checkpoint, read_checkpoint, read_model_config, save_checkpoint
+from paramembed.config import TrainConfig, to_dict, validate_train_config
 from paramembed.data.augment import AUGMENTATIONS, augment
 from paramembed.data.episodes import TaskBatch, TaskSampler
 from paramembed.data.sources import task_sampler, training_data
@@ -38,7 +38,6 @@ from paramembed.models.fewshot import FewShotModel
 from paramembed.run_metrics import write_progress
 from paramembed.runs import run_folder
 
-STATE = "state.pt"
 METRICS = "metrics.jsonl"
 LOG_EVERY = 10  # optimiser steps between training-metric lines
 
@@ -136,6 +135,7 @@ def augment_batch(batch: TaskBatch, kind: str) -> TaskBatch:
 
 
 def check_config(config: TrainConfig) -> None:
+    validate_train_config(config)
     c = config
     if len(c.ways) not in (1, 2) or len(c.shots) not in (1, 2):
         raise ParamembedError("ways and shots are [n] or [low, high]")
@@ -180,7 +180,7 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
 
     # ============ model ============
     model = FewShotModel(config.model)
-    if config.init_from and not (resume and (run_dir / STATE).exists()):
+    if config.init_from and not (resume and has_checkpoint(run_dir)):
         init_backbone(model, config.init_from)
     model = model.to(device)
     if device.type == "cuda":
@@ -196,21 +196,19 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
 
     # ============ resume ============
     step = 0
-    state_path = run_dir / STATE
-    if resume and state_path.exists():
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
-        saved_config, _ = read_model_config(run_dir)
-        if saved_config != config.model:
+    saved = read_checkpoint(run_dir) if resume else None  # weights, config and state of one step, or None
+    if saved is not None:
+        if saved.config != config.model:
             raise ParamembedError(f"{run_dir} holds a run of another model config; use --fresh or another --name")
-        from safetensors.torch import load_file
-
-        model.load_state_dict(load_file(str(run_dir / "model.safetensors")))
-        optimiser.load_state_dict(state["optimiser"])
-        step = state["step"]
-        torch.set_rng_state(state["torch_rng"])
-        truncate_metrics(run_dir / METRICS, step)
+        model.load_state_dict(saved.weights)
+        optimiser.load_state_dict(saved.state["optimiser"])
+        step = saved.step
+        torch.set_rng_state(saved.state["torch_rng"])
+        if is_main:
+            truncate_metrics(run_dir / METRICS, step)  # lines logged after the checkpoint would repeat
     elif is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
+        clear_checkpoint(run_dir)
         (run_dir / METRICS).unlink(missing_ok=True)
     per_step = config.tasks_per_batch * world
     total_steps = math.ceil(config.episodes / per_step)
@@ -219,10 +217,7 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
         if not is_main:
             return
         extra = {"train": to_dict(config), "step": step, "episodes": step * per_step, "finished": final}
-        save_model(model, run_dir, extra)
-        tmp = run_dir / f".{STATE}.tmp"
-        torch.save({"optimiser": optimiser.state_dict(), "step": step, "torch_rng": torch.get_rng_state()}, tmp)
-        os.replace(tmp, state_path)
+        save_checkpoint(run_dir, model, extra, {"optimiser": optimiser.state_dict(), "step": step, "torch_rng": torch.get_rng_state()})
 
     def validate() -> None:
         if not is_main:

@@ -1,12 +1,10 @@
 import os
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# paramembed is imported as an installed package (`pip install -e .`, which `make test` does),
+# never through a sys.path entry: the tests then see it as a user does.
 
 # Tiny tensors: one thread avoids OpenMP hand-offs that cost more than the work on a busy 2-core box.
 torch.set_num_threads(1)

@@ -96,3 +96,83 @@ def test_train_writes_metrics_and_a_checkpoint(tmp_path):
     run_dir = tmp_path / "cli"
     assert (run_dir / "model.safetensors").exists() and (run_dir / "config.json").exists()
     assert [json.loads(line)["split"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()][-1] == "validation"
+
+
+# ============ arguments out of range: one line, exit 2, never a NaN ============
+
+from paramembed import cli  # noqa: E402
+
+
+def main_error(capsys, *args):
+    code = cli.main(list(args))
+    captured = capsys.readouterr()
+    assert code == 2, captured
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
+    assert "nan" not in captured.out.lower()
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--episodes", "0"], "--episodes"),
+        (["--episodes", "1"], "--episodes"),  # one episode: a NaN interval
+        (["--queries", "0"], "--queries"),
+        (["--device", "bogus"], "--device"),
+        (["--ways", "5", "1"], "--ways"),
+        (["--shots", "0"], "--shots"),
+        (["--seed", "-1"], "--seed"),
+    ],
+)
+def test_evaluate_arguments_out_of_range(capsys, model_dir, args, words):
+    assert words in main_error(capsys, "evaluate", "--model", str(model_dir), *args)
+
+
+def test_evaluate_with_no_episodes_fails_without_nan(model_dir):
+    result = run("evaluate", "--model", str(model_dir), "--episodes", "0")
+    assert_one_line_error(result, "--episodes")
+    assert "nan" not in result.stdout.lower()
+
+
+@pytest.mark.parametrize(
+    "setting, words",
+    [
+        ("lr=.nan", "lr"),
+        ("model.width=0", "model.width"),
+        ("model.input.image_size=2", "model.input.image_size"),
+        ("num_workers=-1", "num_workers"),
+        ("out_dir=/proc/forbidden", "out_dir"),
+        ("val_episodes=-1", "val_episodes"),
+        ("episodes=2.9", "episodes"),
+        ("device=bogus", "device"),
+    ],
+)
+def test_train_settings_out_of_range(capsys, tmp_path, setting, words):
+    if setting.startswith("out_dir=/proc") and not Path("/proc").is_dir():
+        pytest.skip("no /proc here")
+    overrides = ["--set", setting] if setting.startswith("out_dir") else ["--set", f"out_dir={tmp_path}", "--set", setting]
+    assert words in main_error(capsys, "train", *overrides)
+    assert list(tmp_path.iterdir()) == []  # refused before a run folder was made
+
+
+@pytest.mark.parametrize("text", ["- 1\n- 2\n", "42\n"])
+def test_train_config_file_that_is_not_a_mapping(capsys, tmp_path, text):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    assert "mapping" in main_error(capsys, "train", "--config", str(path), "--set", "episodes=3")
+
+
+def test_a_missing_dependency_of_a_command_is_not_hidden(monkeypatch):
+    import paramembed
+
+    # As if report's dependencies were not installed: building the parser must fail, not drop `report`.
+    monkeypatch.delattr(paramembed, "report", raising=False)
+    monkeypatch.setitem(sys.modules, "paramembed.report", None)
+    with pytest.raises(ModuleNotFoundError):
+        cli.build_parser()
+
+
+def test_report_and_bench_are_commands():
+    out = run("--help").stdout
+    assert "report" in out and "bench" in out

@@ -84,8 +84,9 @@ def stage_charts(stage: str, records: dict[str, list[dict]]) -> None:
     accuracy.update_layout(title=f"Accuracy (dotted: {train_what}; solid: validation with 95% CI)",
                            yaxis_title="accuracy", **axis)
     left, right = st.columns(2)
-    left.plotly_chart(loss, key=f"curves_loss_{stage}", width="stretch")
-    right.plotly_chart(accuracy, key=f"curves_accuracy_{stage}", width="stretch")
+    suffix = "" if stage == "meta" else f"_{stage}"  # meta keeps the keys the browser tests know
+    left.plotly_chart(loss, key=f"curves_loss{suffix}", width="stretch")
+    right.plotly_chart(accuracy, key=f"curves_accuracy{suffix}", width="stretch")
     if stage == "pretrain":
         st.caption("Pre-training trains one classifier over every training class (dotted: its accuracy on the batch); "
                    "validation builds few-shot tasks from the held-out classes and classifies them by prototypes.")

@@ -210,7 +210,8 @@ def explore() -> None:
                          help="; ".join(f"{k}: {v}" for k, v in SPACES.items()))
     method = c2.selectbox("Projection", P.available_projections(), key="explorer_projection",
                           format_func=P.PROJECTION_LABELS.get,
-                          help="PCA is instant; t-SNE separates clusters better and takes a few seconds")
+                          help="PCA is instant; t-SNE separates clusters better and takes a few seconds; UMAP is offered "
+                               "when umap-learn is installed (its first projection in a process compiles for ~25 s)")
     dims = c3.radio("Dimensions", (2, 3), horizontal=True, key="explorer_dims", format_func=lambda d: f"{d}D")
     shown = c4.selectbox("Shots shown", ["all"] + list(shots_list), index=len(shots_list), key="explorer_shown")
     colour = c5.selectbox("Colour by", ("alphabet", "class", "shots"), key="explorer_colour")

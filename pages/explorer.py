@@ -222,7 +222,7 @@ def explore() -> None:
         st.warning(f"A {dims}D projection needs at least {dims + 1} points; this selection has {len(rows)}.")
         return
     s1, s2 = st.columns([3, 1])
-    query = s1.text_input("Find classes", key="explorer_search", placeholder="a class or alphabet name, e.g. Alphabet 3",
+    query = s1.text_input("Find classes", key="explorer_search", placeholder="part of a class or alphabet name",
                           help="matching points stay bright, the rest are dimmed")
     can_draw = dims == 2 and len(rows) <= MAX_THUMBNAILS
     thumbnails = s2.checkbox("Drawings on the plot", value=True, key="explorer_thumbnails", disabled=not can_draw,
@@ -248,7 +248,10 @@ def explore() -> None:
              "shots": emb.shots[rows].astype(str)}
     if dims == 3:
         frame["z"] = xy[:, 2]
-    common = dict(color=colour, hover_name="class", custom_data=["row"], height=620,
+    # Explicit colours: Streamlit's default template holds placeholders that only its theme resolves,
+    # and the drawings on the plot are tinted with their points' colours.
+    common = dict(color=colour, hover_name="class", custom_data=["row"], height=620, template="plotly_white",
+                  color_discrete_sequence=px.colors.qualitative.Plotly,
                   hover_data={"alphabet": True, "shots": True, "x": False, "y": False, "row": False})
     if dims == 3:
         common["hover_data"]["z"] = False
@@ -268,12 +271,15 @@ def explore() -> None:
     if thumbnails and can_draw:
         uris = [P.thumbnail_uri(emb.drawing(int(emb.class_index[r]), 0), _rgb(point_colour[i])) for i, r in enumerate(rows)]
         fig.update_layout(images=P.thumbnail_layout(xy, uris, size=0.045, opacity=np.where(bright, 1.0, DIM)))
+    # No dragmode here: with lasso or box as the starting tool, Streamlit makes clicks plain events
+    # that select nothing. Left unset, it starts in pan mode with click-to-select on.
     fig.update_layout(showlegend=colour != "class" and len(set(frame[colour])) <= 40, legend_title_text=colour,
-                      margin=dict(l=0, r=0, t=30, b=0), dragmode="lasso" if dims == 2 else None,
-                      clickmode="event+select")
-    st.caption("Click a point (shift-click for more), or drag a lasso or box, to see its drawings and nearest neighbours."
+                      margin=dict(l=0, r=0, t=30, b=0))
+    st.caption("Click a point to select it (shift-click adds more), or choose the lasso or box in the chart's "
+               "toolbar to select many; you see their drawings and nearest neighbours below."
                if dims == 2 else "3D charts cannot be selected on: pick classes in the box below the chart.")
-    event = st.plotly_chart(fig, key="explorer_chart", on_select="rerun" if dims == 2 else "ignore",
+    # theme=None: Streamlit's theme recolours the traces, and the drawings must keep their points' colours.
+    event = st.plotly_chart(fig, key="explorer_chart", on_select="rerun" if dims == 2 else "ignore", theme=None,
                             selection_mode=("points", "box", "lasso"), width="stretch")
 
     # ============ selection: drawings and nearest neighbours ============

@@ -1,12 +1,15 @@
 """AppTest for the explorer page, on a tiny untrained model (fast, and always present)."""
 
+import base64
 import io
 import json
 import zipfile
 from pathlib import Path
 
 import numpy as np
+import plotly.colors
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from paramembed import ModelConfig, build_model, save_model
@@ -140,8 +143,15 @@ def test_search_highlights_matches_and_dims_the_rest(tiny_model):
 
 def test_drawings_on_the_plot_for_each_point_and_toggle(tiny_model):
     at = small_app().run()
-    images = chart_spec(at)["layout"]["images"]
+    spec = chart_spec(at)
+    images = spec["layout"]["images"]
     assert len(images) == 20 and all(i["source"].startswith("data:image/png;base64,") for i in images)
+    # Each drawing is tinted with its point's colour (real colours, not the theme's placeholders).
+    colours = {t["marker"]["color"].lower() for t in spec["data"]}
+    assert colours <= {c.lower() for c in plotly.colors.qualitative.Plotly}
+    ink = np.asarray(Image.open(io.BytesIO(base64.b64decode(images[0]["source"].split(",", 1)[1]))))
+    rgb = tuple(ink[..., :3][ink[..., 3] > 0][0])
+    assert "#%02x%02x%02x" % rgb in colours
     at.checkbox(key="explorer_thumbnails").uncheck().run()
     assert not chart_spec(at)["layout"].get("images")
     at.checkbox(key="explorer_thumbnails").check()
@@ -159,7 +169,9 @@ def test_first_open_defaults_are_small_and_click_is_selectable(tiny_model):
     assert any("40 classes** from 4 alphabet(s)" in m.value for m in at.markdown)
     chart = at.get("plotly_chart")[0].proto
     assert chart.selection_mode and len(chart.selection_mode) == 3  # points (click), box, lasso
-    assert any("Click a point" in c.value for c in at.caption)
+    # A lasso or box dragmode makes Streamlit turn clicks into plain events: clicking selected nothing.
+    assert json.loads(chart.spec)["layout"].get("dragmode") in (None, "pan", "zoom")
+    assert any("Click a point to select it" in c.value for c in at.caption)
     assert len(at.caption[0].value.split(". ")) == 2  # the two-sentence introduction
 
 

@@ -1,57 +1,61 @@
-"""Training curves: every run's loss and accuracy against episodes, several runs on one chart.
+"""Training curves: every run's loss and accuracy, several runs on one chart, one pair of charts per stage.
 
-Runs are the shipped models' logs (assets/models/*/metrics.jsonl) and runs/*/metrics.jsonl. The
-charts sit in a fragment that re-reads the logs every few seconds while a chosen run is training.
+Runs are the shipped models' logs (assets/models/*/metrics.jsonl), the shipped backbones'
+pre-training logs (assets/backbones/*/metrics.jsonl) and runs/*/metrics.jsonl. Meta-training is
+drawn against episodes and pre-training against steps, never on one axis; each validation line
+says which data it ran on (`paramembed.curves`). The charts sit in a fragment that re-reads the
+logs every few seconds while a chosen run is training.
 """
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import plotly.colors
+import plotly.graph_objects as go
 import streamlit as st
 
+from paramembed import curves as C
 from paramembed import run_metrics as M
 from paramembed import run_processes as P
 from paramembed import runs as R
 
 REFRESH_S = 5
+STAGE_TITLES = {
+    "meta": "Meta-training: generating classifiers from support sets",
+    "pretrain": "Backbone pre-training: one classifier over all training classes",
+}
 
 st.title("Training curves")
-all_runs = R.list_runs()
+all_runs = C.curve_runs()
 if not all_runs:
-    st.info(f"No training logs yet: none in assets/models/*/ and none in {R.runs_root()}/*/. "
+    st.info(f"No training logs yet: none in assets/models/*/ or assets/backbones/*/ and none in {R.runs_root()}/*/. "
             "Start one on the *Train it yourself* page, or run `make models`.")
     st.stop()
 
 by_label = {run.label: run for run in all_runs}
-statuses = {run.label: ("finished" if run.source == "shipped" else P.run_status(run.folder)) for run in all_runs}
-default = [label for label in by_label if by_label[label].source == "shipped"] or list(by_label)[:4]
-chosen = st.multiselect("Runs", list(by_label), default=default[:6], key="curves_runs",
+statuses = {run.label: ("finished" if run.source in ("shipped", "backbone") else P.run_status(run.run.folder)) for run in all_runs}
+default = [label for label, run in by_label.items() if run.source in ("shipped", "backbone")] or list(by_label)[:4]
+chosen = st.multiselect("Runs", list(by_label), default=default[:8], key="curves_runs",
                         format_func=lambda label: f"{label} · {statuses[label]}")
 c1, c2, c3 = st.columns(3)
 smoothing = c1.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="curves_smoothing",
                       help="exponential moving average of the training lines (validation is left raw)")
 log_loss = c2.checkbox("Log-scale loss", value=True, key="curves_log_loss")
-log_episodes = c3.checkbox("Log-scale episodes", value=False, key="curves_log_episodes")
+log_episodes = c3.checkbox("Log-scale x axis", value=False, key="curves_log_episodes")
 if not chosen:
     st.info("Choose one or more runs above.")
     st.stop()
 
 live = any(statuses[label] == "running" for label in chosen)
 palette = plotly.colors.qualitative.Plotly
+infos = {label: C.run_info(by_label[label].run.folder) for label in chosen}
+colours = {label: palette[i % len(palette)] for i, label in enumerate(chosen)}
 
 
-@st.fragment(run_every=REFRESH_S if live else None)
-def charts() -> None:
-    records = {label: M.read_metrics(by_label[label].metrics_path) for label in chosen}
-    if live:
-        if not any(by_label[label].source == "run" and P.run_status(by_label[label].folder) == "running" for label in chosen):
-            st.rerun()  # the run just ended: a full rerun updates the statuses and stops the timer
-        st.caption(f"A chosen run is training: these charts re-read its log every {REFRESH_S} s.")
-    loss = go.Figure()
-    accuracy = go.Figure()
-    for i, (label, rows) in enumerate(records.items()):
-        colour = palette[i % len(palette)]
+def stage_charts(stage: str, records: dict[str, list[dict]]) -> None:
+    """Loss and accuracy of the chosen runs of one stage, on that stage's x axis."""
+    loss, accuracy = go.Figure(), go.Figure()
+    for label, rows in records.items():
+        colour, info = colours[label], infos[label]
         xs, ys = M.series(rows, "train", "loss")
         if xs:
             loss.add_trace(go.Scatter(x=xs, y=M.smooth(ys, smoothing), mode="lines", name=label, line_color=colour))
@@ -62,32 +66,60 @@ def charts() -> None:
         if xs:
             accuracy.add_trace(go.Scatter(x=xs, y=M.smooth(ys, smoothing), mode="lines", name=f"{label} train",
                                           line=dict(color=colour, dash="dot")))
-        xs, ys = M.series(rows, "validation", "accuracy")
-        if xs:
-            _, ci = M.series([r for r in rows if "ci95" in r], "validation", "ci95")
-            accuracy.add_trace(go.Scatter(
-                x=xs, y=ys, mode="lines+markers", name=f"{label} validation", line_color=colour,
-                error_y=dict(type="data", array=ci, visible=True) if len(ci) == len(ys) else None,
-            ))
-    axis = dict(xaxis_title="episodes (tasks seen)", xaxis_type="log" if log_episodes else "linear",
-                height=380, margin=dict(t=40), legend=dict(orientation="h", y=-0.25))
+        validation = [r for r in rows if r.get("split") == "validation"]
+        groups: dict[str, list[dict]] = {}
+        for r in validation:  # a run that changed its validation tasks gets one line per kind
+            groups.setdefault(C.validation_label(info, r), []).append(r)
+        for what, group in groups.items():
+            xs, ys = M.series(group, "validation", "accuracy")
+            _, ci = M.series([r for r in group if "ci95" in r], "validation", "ci95")
+            if xs:
+                accuracy.add_trace(go.Scatter(
+                    x=xs, y=ys, mode="lines+markers", name=f"{label} validation: {what}", line_color=colour,
+                    error_y=dict(type="data", array=ci, visible=True) if len(ci) == len(ys) else None,
+                ))
+    x_titles = {infos[label].x_title for label in records}
+    axis = dict(xaxis_title=" / ".join(sorted(x_titles)), xaxis_type="log" if log_episodes else "linear",
+                height=420, margin=dict(t=40), legend=dict(orientation="h", y=-0.3))
     loss.update_layout(title="Training loss", yaxis_title="cross-entropy", yaxis_type="log" if log_loss else "linear", **axis)
-    accuracy.update_layout(title="Accuracy (dotted: training tasks; solid: validation with 95% CI)",
-                           yaxis_title="query accuracy", **axis)
+    train_what = "training batches" if stage == "pretrain" else "training tasks"
+    accuracy.update_layout(title=f"Accuracy (dotted: {train_what}; solid: validation with 95% CI)",
+                           yaxis_title="accuracy", **axis)
     left, right = st.columns(2)
-    left.plotly_chart(loss, key="curves_loss", width="stretch")
-    right.plotly_chart(accuracy, key="curves_accuracy", width="stretch")
+    suffix = "" if stage == "meta" else f"_{stage}"  # meta keeps the keys the browser tests know
+    left.plotly_chart(loss, key=f"curves_loss{suffix}", width="stretch")
+    right.plotly_chart(accuracy, key=f"curves_accuracy{suffix}", width="stretch")
+    if stage == "pretrain":
+        st.caption("Pre-training trains one classifier over every training class (dotted: its accuracy on the batch); "
+                   "validation builds few-shot tasks from the held-out classes and classifies them by prototypes.")
+
+
+@st.fragment(run_every=REFRESH_S if live else None)
+def charts() -> None:
+    records = {label: M.read_metrics(by_label[label].run.metrics_path) for label in chosen}
+    if live:
+        if not any(by_label[label].source == "run" and P.run_status(by_label[label].run.folder) == "running" for label in chosen):
+            st.rerun()  # the run just ended: a full rerun updates the statuses and stops the timer
+        st.caption(f"A chosen run is training: these charts re-read its log every {REFRESH_S} s.")
+    stages = [s for s in ("meta", "pretrain") if any(infos[label].stage == s for label in chosen)]
+    for stage in stages:
+        if len(stages) > 1:
+            st.subheader(STAGE_TITLES[stage])
+        stage_charts(stage, {label: rows for label, rows in records.items() if infos[label].stage == stage})
 
     summary = []
     for label, rows in records.items():
         val = [r for r in rows if r.get("split") == "validation"]
         train = [r for r in rows if r.get("split") == "train"]
+        info = infos[label]
         summary.append({
             "run": label, "status": statuses[label],
-            "episodes": max((r["episodes"] for r in rows), default=0),
-            "last validation accuracy": f"{val[-1]['accuracy']:.3f} ± {val[-1].get('ci95', 0):.3f} ({val[-1].get('ways')}-way {val[-1].get('shots')}-shot)" if val else "",
+            "stage": "pre-training" if info.stage == "pretrain" else "meta-training",
+            "length": f"{max((r['episodes'] for r in rows), default=0)} " + ("steps" if info.stage == "pretrain" else "episodes"),
+            "validation on": C.validation_label(info, val[-1]) if val else "",
+            "last validation accuracy": f"{val[-1]['accuracy']:.3f} ± {val[-1].get('ci95', 0):.3f}" if val else "",
             "best validation accuracy": round(max(r["accuracy"] for r in val), 4) if val else None,
-            "episodes/s": round(train[-1].get("episodes_per_s", 0.0), 2) if train else None,
+            "episodes/s": round(train[-1].get("episodes_per_s", 0.0), 2) if train and info.stage != "pretrain" else None,
         })
     st.dataframe(summary, hide_index=True, key="curves_summary")
     st.download_button("Download CSV", M.metrics_csv(records), file_name="training_curves.csv", mime="text/csv",

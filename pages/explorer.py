@@ -1,7 +1,9 @@
 """Weight-embedding explorer: many classes' parameter embeddings and generated weights, projected.
 
-The page only wires widgets to `paramembed.embeddings`; generation and projections are cached
-per process, so switching colours or projections back and forth costs nothing the second time.
+The page only wires widgets to `paramembed.embeddings` (features, generation), `paramembed.projection`
+(projections, search, thumbnails) and `paramembed.explorer_sources` (what may be read). Feature banks,
+embeddings and projections are cached per process; the plot and everything that depends on the
+selection live in one fragment, so a widget there reruns only that part of the page.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from paramembed import embeddings as E
+from paramembed import projection as P
 from paramembed.errors import ParamembedError
+from paramembed.explorer_sources import MAX_UPLOAD_BYTES, procedural_source, server_source, store_upload
+from paramembed.serving import serving_from_env
 from paramembed.ui import load_model_cached, model_lock, model_picker, show_error
 
 SPACES = {
@@ -23,19 +28,22 @@ SPACES = {
     "weights": "generated weights (the classifier)",
     "prototypes": "plain prototypes (class means of support features)",
 }
-SOURCES = ("procedural", "folder", "playground")
 SOURCE_LABELS = {
-    "procedural": "Procedural test alphabets",
-    "folder": "A folder or archive (Omniglot / ImageFolder layout)",
+    "procedural": "Built-in procedural test classes",
+    "upload": "An archive you upload (Omniglot / ImageFolder layout)",
+    "folder": "A folder or archive on this server (shared folders only)",
     "playground": "The playground's hand-made task (its classes)",
 }
 SHOT_CHOICES = (1, 2, 5, 10)
+DEFAULT_CLASSES = 40
+MAX_THUMBNAILS = 300
+DIM = 0.15  # opacity of points that do not match the search
 MAX_CACHED = 12
 
 
 @st.cache_resource
 def _store() -> tuple[dict, threading.Lock]:
-    """Process-wide results (embeddings, projections) keyed by everything that made them."""
+    """Process-wide results (feature banks, embeddings, projections) keyed by everything that made them."""
     return {}, threading.Lock()
 
 
@@ -52,7 +60,7 @@ def cached(key: tuple, compute):
     return value
 
 
-@st.cache_resource(show_spinner="Opening the dataset...")
+@st.cache_resource(show_spinner="Opening the dataset (once per process)...")
 def open_dataset(source: str, spec_items: tuple, min_images: int):
     from paramembed.config import InputSpec
     from paramembed.data.registry import get_dataset
@@ -62,30 +70,38 @@ def open_dataset(source: str, spec_items: tuple, min_images: int):
 
 st.title("Weight-embedding explorer")
 st.caption(
-    "Each class's support drawings go through the backbone; the model's generator turns them into the "
-    "class's **parameter embedding** and its **classifier weights**. Generated weights depend on the "
-    "other classes of the task (the hyper generator subtracts the task's mean embedding; the latent one "
-    "relates every pair of examples), so classes are embedded the way the models were meta-trained: "
-    "**each alphabet is one task** (alphabets over 50 chosen classes are split). Supports are nested: "
-    "the 2-shot support is the 1-shot one plus a drawing, so moving between shot counts shows only what "
-    "the extra drawings changed."
+    "Each point is one class: its support images went through the model, whose generator turned them into "
+    "that class's classifier weights. **What to look for:** whether classes of one alphabet land together, "
+    "and how far a class moves when shots are added (click a point to see its drawings and neighbours)."
 )
 
 choice = model_picker(key="explorer_model")
 if choice is None:
     st.info("There is no model to explore yet: train one on the *Train it yourself* page, or run `make models`.")
     st.stop()
+try:
+    serving = serving_from_env()
+except ParamembedError as err:
+    show_error(err)
+    st.stop()
+sources = [s for s in SOURCE_LABELS if s != "folder" or serving.may_read_folders()]
 
 # ============ what to embed ============
 with st.sidebar:
-    source = st.radio("Classes from", SOURCES, format_func=SOURCE_LABELS.get, key="explorer_source")
-    folder = ""
-    if source == "folder":
-        folder = st.text_input("Folder or .zip / .tar.gz path", key="explorer_folder",
-                               help="e.g. ../shared/data/omniglot_background.tar.gz")
-    n_classes = st.slider("Classes", 10, 500, 100, step=10, key="explorer_classes",
-                          help="whole alphabets in a seeded random order until this many classes")
-    shots_list = st.multiselect("Shot counts to generate", SHOT_CHOICES, default=list(SHOT_CHOICES),
+    source = st.radio("Classes from", sources, format_func=SOURCE_LABELS.get, key="explorer_source")
+    upload = folder = None
+    if source == "upload":
+        upload = st.file_uploader("Archive (.zip, .tar.gz, .tgz)", type=["zip", "gz", "tgz"], key="explorer_upload",
+                                  max_upload_size=MAX_UPLOAD_BYTES // 2**20,
+                                  help="alphabet/character/image or class/image folders, at most 100 MB")
+    elif source == "folder":
+        folder = st.text_input("Folder or archive on the server", key="explorer_folder",
+                               help="only under: " + ", ".join(str(r) for r in serving.data_roots))
+    n_classes = st.slider("Classes", 10, 500, DEFAULT_CLASSES, step=10, key="explorer_classes",
+                          help="whole alphabets in a seeded random order until this many classes; more takes longer")
+    per_group = st.slider("Classes per alphabet", 2, 50, 10, key="explorer_per_group",
+                          help="a seeded sample from each alphabet, so that a few classes still span several alphabets")
+    shots_list = st.multiselect("Shot counts to generate", SHOT_CHOICES, default=[1, 5],
                                 key="explorer_shots", help="each class gets one embedding per shot count")
     seed = st.number_input("Seed", 0, 10_000, 0, key="explorer_seed")
 
@@ -121,11 +137,25 @@ if source == "playground":
     shots_list = tuple(k for k in shots_list if k <= fewest) or (fewest,)
     data_key = ("playground", task.key)
 else:
-    if source == "folder" and not folder.strip():
-        st.info("Type the path of a folder or archive in the sidebar.")
-        st.stop()
-    name = "procedural" if source == "procedural" else folder.strip()
     try:
+        if source == "procedural":
+            name = procedural_source(model.config.input.channels)
+        elif source == "upload":
+            if upload is None:
+                st.info("Upload an archive in the sidebar: alphabet/character/image folders (Omniglot) or class/image folders.")
+                st.stop()
+            if upload.size > MAX_UPLOAD_BYTES:  # the widget refuses these too; never trust one check
+                raise ParamembedError(f"{upload.name!r} is over {MAX_UPLOAD_BYTES // 2**20} MB")
+            stored = st.session_state.get("explorer_stored")
+            if not stored or stored[0] != upload.file_id:
+                stored = (upload.file_id, str(store_upload(upload.name, upload.getvalue())))
+                st.session_state["explorer_stored"] = stored
+            name = stored[1]
+        else:
+            if not (folder or "").strip():
+                st.info("Type the path of a folder or archive under the shared folders in the sidebar.")
+                st.stop()
+            name = server_source(folder, serving)
         dataset = open_dataset(name, spec_items, max(shots_list))
     except ParamembedError as err:
         show_error(err)
@@ -133,25 +163,28 @@ else:
     data_key = (name,)
 
 try:
-    classes = E.pick_classes(dataset, n_classes, seed=int(seed), min_drawings=max(shots_list))
+    classes = E.pick_classes(dataset, n_classes, seed=int(seed), min_drawings=max(shots_list), per_group=per_group)
 except ParamembedError as err:
     show_error(err)
     st.stop()
 
 
-def generate() -> E.ClassEmbeddings:
-    bar = st.progress(0.0, text="Generating classifiers...")
+def with_progress(text: str, work):
+    bar = st.progress(0.0, text=text)
     try:
         with model_lock(choice.path):
-            return E.embed_classes(model, dataset, classes, shots_list, seed=int(seed),
-                                   progress=lambda f, text: bar.progress(min(1.0, f), text=text))
+            return work(lambda f, label: bar.progress(min(1.0, f), text=label))
     finally:
         bar.empty()
 
 
-emb_key = (choice.path, data_key, len(classes), shots_list, int(seed))
+bank_key = ("bank", choice.path, data_key, tuple(classes), max(shots_list), int(seed))
+emb_key = bank_key + (shots_list,)
 try:
-    emb = cached(("emb",) + emb_key, generate)
+    bank = cached(bank_key, lambda: with_progress("Reading the drawings...", lambda report: E.feature_bank(
+        model, dataset, classes, max(shots_list), seed=int(seed), progress=report)))
+    emb = cached(emb_key, lambda: with_progress("Generating classifiers...", lambda report: E.generate_embeddings(
+        model, bank, shots_list, progress=report)))
 except ParamembedError as err:
     show_error(err)
     st.stop()
@@ -162,117 +195,156 @@ st.write(
     + (", a MAML model has no generator, so its prototypes are shown" if choice.generator == "maml" else "") + ")."
 )
 
-# ============ projection ============
-c1, c2, c3, c4, c5 = st.columns(5)
-space = c1.selectbox("Vectors", list(SPACES), format_func=lambda s: SPACES[s].split(" (")[0], key="explorer_space",
-                     help="; ".join(f"{k}: {v}" for k, v in SPACES.items()))
-method = c2.selectbox("Projection", E.available_projections(), key="explorer_projection",
-                      format_func={"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}.get,
-                      help="UMAP appears when umap-learn is installed")
-dims = c3.radio("Dimensions", (2, 3), horizontal=True, key="explorer_dims", format_func=lambda d: f"{d}D")
-shown = c4.selectbox("Shots shown", ["all"] + list(shots_list), index=len(shots_list), key="explorer_shown")
-colour = c5.selectbox("Colour by", ("alphabet", "class", "shots"), key="explorer_colour")
 
-rows = np.arange(len(emb)) if shown == "all" else np.flatnonzero(emb.shots == int(shown))
-vectors = emb.vectors(space)[rows]
-if len(rows) < dims + 1:
-    st.warning(f"A {dims}D projection needs at least {dims + 1} points; this selection has {len(rows)}.")
-    st.stop()
+def _rgb(colour: str) -> tuple[int, int, int] | None:
+    if isinstance(colour, str) and colour.startswith("#") and len(colour) == 7:
+        return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return None
 
 
-def run_projection() -> np.ndarray:
-    with st.spinner(f"Projecting {len(rows)} points with {method.upper()}..."):
-        return E.project(vectors, method, dims, seed=int(seed))
+@st.fragment
+def explore() -> None:
+    """Projection, search, selection, drift and export: reruns alone when one of its widgets changes."""
+    c1, c2, c3, c4, c5 = st.columns(5)
+    space = c1.selectbox("Vectors", list(SPACES), format_func=lambda s: SPACES[s].split(" (")[0], key="explorer_space",
+                         help="; ".join(f"{k}: {v}" for k, v in SPACES.items()))
+    method = c2.selectbox("Projection", P.available_projections(), key="explorer_projection",
+                          format_func=P.PROJECTION_LABELS.get,
+                          help="PCA is instant; t-SNE separates clusters better and takes a few seconds; UMAP is offered "
+                               "when umap-learn is installed (its first projection in a process compiles for ~25 s)")
+    dims = c3.radio("Dimensions", (2, 3), horizontal=True, key="explorer_dims", format_func=lambda d: f"{d}D")
+    shown = c4.selectbox("Shots shown", ["all"] + list(shots_list), index=len(shots_list), key="explorer_shown")
+    colour = c5.selectbox("Colour by", ("alphabet", "class", "shots"), key="explorer_colour")
+
+    rows = np.arange(len(emb)) if shown == "all" else np.flatnonzero(emb.shots == int(shown))
+    vectors = emb.vectors(space)[rows]
+    if len(rows) < dims + 1:
+        st.warning(f"A {dims}D projection needs at least {dims + 1} points; this selection has {len(rows)}.")
+        return
+    s1, s2 = st.columns([3, 1])
+    query = s1.text_input("Find classes", key="explorer_search", placeholder="part of a class or alphabet name",
+                          help="matching points stay bright, the rest are dimmed")
+    can_draw = dims == 2 and len(rows) <= MAX_THUMBNAILS
+    thumbnails = s2.checkbox("Drawings on the plot", value=True, key="explorer_thumbnails", disabled=not can_draw,
+                             help=f"each point's first support drawing, for 2D plots of up to {MAX_THUMBNAILS} points")
+    try:
+        with st.spinner(f"Projecting {len(rows)} points with {P.PROJECTION_LABELS[method]}..."):
+            xy = cached(("proj",) + emb_key + (space, str(shown), method, dims),
+                        lambda: P.project(vectors, method, dims, seed=int(seed)))
+    except ParamembedError as err:
+        show_error(err)
+        return
+
+    names, alphabets = emb.names[rows], emb.alphabets[rows]
+    matches = P.match_labels(query, names, alphabets)
+    if query.strip():
+        if matches.any():
+            st.caption(f"{int(matches.sum())} of {len(rows)} points match {query.strip()!r}.")
+        else:
+            st.warning(f"No class or alphabet matches {query.strip()!r}.")
+    bright = matches if matches.any() else np.ones(len(rows), dtype=bool)
+
+    frame = {"x": xy[:, 0], "y": xy[:, 1], "row": rows, "class": names, "alphabet": alphabets,
+             "shots": emb.shots[rows].astype(str)}
+    if dims == 3:
+        frame["z"] = xy[:, 2]
+    # Explicit colours: Streamlit's default template holds placeholders that only its theme resolves,
+    # and the drawings on the plot are tinted with their points' colours.
+    common = dict(color=colour, hover_name="class", custom_data=["row"], height=620, template="plotly_white",
+                  color_discrete_sequence=px.colors.qualitative.Plotly,
+                  hover_data={"alphabet": True, "shots": True, "x": False, "y": False, "row": False})
+    if dims == 3:
+        common["hover_data"]["z"] = False
+        fig = px.scatter_3d(frame, x="x", y="y", z="z", **common)
+    else:
+        fig = px.scatter(frame, x="x", y="y", **common)
+    position = {int(r): i for i, r in enumerate(rows)}
+    point_colour = [None] * len(rows)
+    for trace in fig.data:  # px splits points into one trace per colour: dim each trace's non-matches
+        at = [position[int(c[0])] for c in trace.customdata]
+        for i in at:
+            point_colour[i] = trace.marker.color
+        if dims == 2:
+            trace.marker.opacity = [1.0 if bright[i] else DIM for i in at]
+        # 3D markers take one opacity per trace, so there the matches stand out by size alone.
+        trace.marker.size = [(11 if matches[i] else 7) if dims == 2 else (7 if matches[i] else 3) for i in at]
+    if thumbnails and can_draw:
+        uris = [P.thumbnail_uri(emb.drawing(int(emb.class_index[r]), 0), _rgb(point_colour[i])) for i, r in enumerate(rows)]
+        fig.update_layout(images=P.thumbnail_layout(xy, uris, size=0.045, opacity=np.where(bright, 1.0, DIM)))
+    # No dragmode here: with lasso or box as the starting tool, Streamlit makes clicks plain events
+    # that select nothing. Left unset, it starts in pan mode with click-to-select on.
+    fig.update_layout(showlegend=colour != "class" and len(set(frame[colour])) <= 40, legend_title_text=colour,
+                      margin=dict(l=0, r=0, t=30, b=0))
+    st.caption("Click a point to select it (shift-click adds more), or choose the lasso or box in the chart's "
+               "toolbar to select many; you see their drawings and nearest neighbours below."
+               if dims == 2 else "3D charts cannot be selected on: pick classes in the box below the chart.")
+    # theme=None: Streamlit's theme recolours the traces, and the drawings must keep their points' colours.
+    event = st.plotly_chart(fig, key="explorer_chart", on_select="rerun" if dims == 2 else "ignore", theme=None,
+                            selection_mode=("points", "box", "lasso"), width="stretch")
+
+    # ============ selection: drawings and nearest neighbours ============
+    selected = []
+    if dims == 2 and event and event.selection and event.selection.points:
+        selected = [int(p["customdata"][0]) for p in event.selection.points if p.get("customdata")]
+    by_label = {f"{emb.names[r]} ({emb.shots[r]}-shot)": int(r) for r in rows}
+    picked = st.multiselect("Or pick classes", list(by_label), key="explorer_picked", max_selections=12)
+    selected = list(dict.fromkeys(selected + [by_label[p] for p in picked if p in by_label]))
+    if selected:
+        k = st.slider("Neighbours", 1, 10, 5, key="explorer_neighbours")
+        st.subheader(f"{len(selected)} selected" + (" (showing the first 8)" if len(selected) > 8 else ""))
+        all_vectors = emb.vectors(space)
+        for r in selected[:8]:
+            ci, shots = int(emb.class_index[r]), int(emb.shots[r])
+            left, right = st.columns([2, 3])
+            left.markdown(f"**{emb.names[r]}** · {emb.alphabets[r]} · {shots}-shot support")
+            left.image([emb.drawing(ci, s) for s in range(shots)], width=56, clamp=True)
+            near = P.cosine_neighbours(all_vectors, r, k, candidates=np.flatnonzero(emb.shots == shots))
+            right.markdown(f"Nearest by cosine ({SPACES[space].split(' (')[0]}, same shots):")
+            right.image([emb.drawing(int(emb.class_index[j]), 0) for j, _ in near], width=56, clamp=True,
+                        caption=[f"{emb.names[j].split('/')[-1]} {s:.2f}" for j, s in near])
+            right.caption(", ".join(f"{emb.names[j]} ({s:.3f})" for j, s in near))
+    else:
+        st.caption("Nothing selected yet.")
+
+    # ============ drift with shots ============
+    if len(shots_list) > 1:
+        st.subheader("How a class's embedding moves as shots are added")
+        drift_space = st.radio("Drift of", ("embedding", "weights"), horizontal=True, key="explorer_drift_space")
+        drift = E.embedding_drift(emb, drift_space)
+        ks = list(drift)
+        q = np.array([np.percentile(drift[k], [10, 50, 90]) for k in ks])
+        line = go.Figure([
+            go.Scatter(x=ks + ks[::-1], y=list(q[:, 2]) + list(q[::-1, 0]), fill="toself", line_width=0,
+                       fillcolor="rgba(99,110,250,0.2)", name="10-90% of classes", hoverinfo="skip"),
+            go.Scatter(x=ks, y=q[:, 1], mode="lines+markers", name="median class"),
+        ])
+        for r in selected[:8]:
+            ci = int(emb.class_index[r])
+            line.add_trace(go.Scatter(x=ks, y=[drift[k][ci] for k in ks], mode="lines+markers", name=str(emb.names[r])))
+        line.update_layout(xaxis_title="shots", yaxis_title=f"cosine to the {ks[-1]}-shot {drift_space}", height=340,
+                           xaxis_type="log", xaxis_tickvals=ks, margin=dict(t=20))
+        st.plotly_chart(line, key="explorer_drift", width="stretch")
+        st.caption("Selected classes are drawn as their own lines.")
+
+    # ============ export ============
+    st.subheader("Export for the Embedding Projector")
+    vec_tsv, meta_tsv = P.projector_tsv(vectors, emb.metadata(rows))
+    stem = f"{Path(choice.path).name}-{space}-{shown}shot"
+    d1, d2 = st.columns(2)
+    d1.download_button("vectors.tsv", vec_tsv, file_name=f"{stem}-vectors.tsv", mime="text/tab-separated-values", key="explorer_dl_vectors")
+    d2.download_button("metadata.tsv", meta_tsv, file_name=f"{stem}-metadata.tsv", mime="text/tab-separated-values", key="explorer_dl_metadata")
+    st.caption(f"{len(rows)} rows of {vectors.shape[1]} numbers; load both files at projector.tensorflow.org ('Load').")
 
 
-try:
-    xy = cached(("proj",) + emb_key + (space, str(shown), method, dims), run_projection)
-except ParamembedError as err:
-    show_error(err)
-    st.stop()
+explore()
 
-frame = {
-    "x": xy[:, 0], "y": xy[:, 1], "row": rows,
-    "class": emb.names[rows], "alphabet": emb.alphabets[rows], "shots": emb.shots[rows].astype(str),
-}
-if dims == 3:
-    frame["z"] = xy[:, 2]
-common = dict(color=colour, hover_name="class", hover_data={"alphabet": True, "shots": True, "x": False, "y": False, "row": False},
-              custom_data=["row"], height=620)
-if dims == 3:
-    common["hover_data"]["z"] = False
-    fig = px.scatter_3d(frame, x="x", y="y", z="z", **common)
-    fig.update_traces(marker_size=3)
-else:
-    fig = px.scatter(frame, x="x", y="y", **common)
-    fig.update_traces(marker_size=7)
-fig.update_layout(showlegend=colour != "class" and len(set(frame[colour])) <= 40, legend_title_text=colour,
-                  margin=dict(l=0, r=0, t=30, b=0), dragmode="lasso" if dims == 2 else None)
-st.caption("Hover shows a class's name, alphabet and shots (Plotly's hover cannot show images). "
-           + ("Click, box- or lasso-select points to see their drawings and nearest neighbours below."
-              if dims == 2 else "3D charts cannot be selected on; pick classes in the box below the chart."))
-event = st.plotly_chart(fig, key="explorer_chart", on_select="rerun" if dims == 2 else "ignore",
-                        selection_mode=("points", "box", "lasso"), width="stretch")
-
-# ============ selection: drawings and nearest neighbours ============
-selected = []
-if dims == 2 and event and event.selection and event.selection.points:
-    selected = [int(p["customdata"][0]) for p in event.selection.points if p.get("customdata")]
-by_label = {f"{emb.names[r]} ({emb.shots[r]}-shot)": int(r) for r in rows}
-picked = st.multiselect("Or pick classes", list(by_label), key="explorer_picked", max_selections=12)
-selected = list(dict.fromkeys(selected + [by_label[p] for p in picked if p in by_label]))
-if selected:
-    k = st.slider("Neighbours", 1, 10, 5, key="explorer_neighbours")
-    st.subheader(f"{len(selected)} selected" + (" (showing the first 8)" if len(selected) > 8 else ""))
-    all_vectors = emb.vectors(space)
-    for r in selected[:8]:
-        ci, shots = int(emb.class_index[r]), int(emb.shots[r])
-        left, right = st.columns([2, 3])
-        left.markdown(f"**{emb.names[r]}** · {emb.alphabets[r]} · {shots}-shot support")
-        left.image([emb.drawing(ci, s) for s in range(shots)], width=56, clamp=True)
-        near = E.cosine_neighbours(all_vectors, r, k, candidates=np.flatnonzero(emb.shots == shots))
-        right.markdown(f"Nearest by cosine ({SPACES[space].split(' (')[0]}, same shots):")
-        right.image([emb.drawing(int(emb.class_index[j]), 0) for j, _ in near], width=56, clamp=True,
-                    caption=[f"{emb.names[j].split('/')[-1]} {s:.2f}" for j, s in near])
-        right.caption(", ".join(f"{emb.names[j]} ({s:.3f})" for j, s in near))
-else:
-    st.caption("Nothing selected yet.")
-
-# ============ weights vs prototypes, drift with shots ============
+# ============ weights vs prototypes ============
 st.subheader("Generated weights vs plain prototypes")
-agreement = E.rowwise_cosine(emb.weights, emb.prototypes)
+agreement = P.rowwise_cosine(emb.weights, emb.prototypes)
 if emb.method == "proto":
     st.caption("This model's weights *are* its prototypes (imprinting), so every cosine is 1.")
 box = px.box({"cosine(weights, prototype)": agreement, "shots": emb.shots.astype(str)}, x="shots",
              y="cosine(weights, prototype)", points="outliers", height=320)
 st.plotly_chart(box, key="explorer_agreement", width="stretch")
-st.caption(f"Per class: how far the generator moves the weights away from the class mean. Mean cosine "
+st.caption("Per class: how far the generator moves the weights away from the class mean. Mean cosine "
            + ", ".join(f"{k}-shot {agreement[emb.shots == k].mean():.3f}" for k in shots_list) + ".")
-
-if len(shots_list) > 1:
-    st.subheader("How a class's embedding moves as shots are added")
-    drift_space = st.radio("Drift of", ("embedding", "weights"), horizontal=True, key="explorer_drift_space")
-    drift = E.embedding_drift(emb, drift_space)
-    ks = list(drift)
-    q = np.array([np.percentile(drift[k], [10, 50, 90]) for k in ks])
-    line = go.Figure([
-        go.Scatter(x=ks + ks[::-1], y=list(q[:, 2]) + list(q[::-1, 0]), fill="toself", line_width=0,
-                   fillcolor="rgba(99,110,250,0.2)", name="10-90% of classes", hoverinfo="skip"),
-        go.Scatter(x=ks, y=q[:, 1], mode="lines+markers", name="median class"),
-    ])
-    for r in selected[:8]:
-        ci = int(emb.class_index[r])
-        line.add_trace(go.Scatter(x=ks, y=[drift[k][ci] for k in ks], mode="lines+markers", name=str(emb.names[r])))
-    line.update_layout(xaxis_title="shots", yaxis_title=f"cosine to the {ks[-1]}-shot {drift_space}", height=340,
-                       xaxis_type="log", xaxis_tickvals=ks, margin=dict(t=20))
-    st.plotly_chart(line, key="explorer_drift", width="stretch")
-    st.caption("Selected classes are drawn as their own lines.")
-
-# ============ export ============
-st.subheader("Export for the Embedding Projector")
-vec_tsv, meta_tsv = E.projector_tsv(vectors, emb.metadata(rows))
-stem = f"{Path(choice.path).name}-{space}-{shown}shot"
-d1, d2 = st.columns(2)
-d1.download_button("vectors.tsv", vec_tsv, file_name=f"{stem}-vectors.tsv", mime="text/tab-separated-values", key="explorer_dl_vectors")
-d2.download_button("metadata.tsv", meta_tsv, file_name=f"{stem}-metadata.tsv", mime="text/tab-separated-values", key="explorer_dl_metadata")
-st.caption(f"{len(rows)} rows of {vectors.shape[1]} numbers; load both files at projector.tensorflow.org ('Load').")

@@ -1,4 +1,4 @@
-"""Parameter embeddings for many classes at once: generate, project, compare, export.
+"""Parameter embeddings for many classes at once: features, generation, drift (projections: `projection`).
 
 A generator's per-class output depends on the task it sits in (the hyper generator subtracts the
 task's mean embedding; the latent one relates every pair of support examples), so "a class's
@@ -8,6 +8,8 @@ meta-trained on: each alphabet is one task (within-alphabet tasks), and an alpha
 
     classes = pick_classes(dataset, 200, seed=0)
     emb = embed_classes(model, dataset, classes, shots_list=(1, 2, 5, 10))
+    # or, reusing the backbone pass:  bank = feature_bank(model, dataset, classes, 10)
+    #                                 emb = generate_embeddings(model, bank, (1, 5))
     xy = project(emb.weights[emb.shots == 5], "tsne", dims=2)
     neighbours = cosine_neighbours(emb.weights, index=3, k=5)
     vectors_tsv, metadata_tsv = projector_tsv(emb.weights, emb.metadata())
@@ -18,7 +20,6 @@ so the drift between shot counts shows what the added drawings changed and nothi
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from typing import Callable
 
@@ -29,8 +30,16 @@ from paramembed.data.episodes import ClassDataset
 from paramembed.errors import ParamembedError
 from paramembed.models.fewshot import FewShotModel
 from paramembed.models.generators import ProtoGenerator
-
-PROJECTIONS = ("pca", "tsne", "umap")
+from paramembed.projection import (  # noqa: F401  (re-exported: the maths used to live here)
+    PROJECTIONS,
+    available_projections,
+    cosine_matrix,
+    cosine_neighbours,
+    normalise,
+    project,
+    projector_tsv,
+    rowwise_cosine,
+)
 
 
 @dataclass
@@ -80,24 +89,27 @@ class ClassEmbeddings:
         }
 
 
-def available_projections() -> list[str]:
-    """PCA and t-SNE always (scikit-learn); UMAP when `umap-learn` is installed."""
-    return ["pca", "tsne"] + (["umap"] if importlib.util.find_spec("umap") is not None else [])
+def pick_classes(dataset: ClassDataset, n_classes: int, seed: int = 0, min_drawings: int = 1,
+                 per_group: int | None = None) -> list[tuple[int, int]]:
+    """`n_classes` (group, class) pairs taken alphabet by alphabet in a seeded random order.
 
-
-def pick_classes(dataset: ClassDataset, n_classes: int, seed: int = 0, min_drawings: int = 1) -> list[tuple[int, int]]:
-    """`n_classes` (group, class) pairs taken as whole alphabets in a seeded random order.
-
-    Whole alphabets keep each alphabet's classes together, so colouring by alphabet shows
-    whether an alphabet's style survives into its classes' weights.
+    Each alphabet's classes stay together, so colouring by alphabet shows whether an alphabet's
+    style survives into its classes' weights. per_group: at most this many classes (a seeded
+    sample) from each alphabet, so that a small `n_classes` still spans several alphabets;
+    None takes whole alphabets.
     """
     if n_classes < 2:
         raise ParamembedError(f"choose at least 2 classes, got {n_classes}")
+    if per_group is not None and per_group < 2:
+        raise ParamembedError(f"take at least 2 classes per alphabet (a task needs two), got {per_group}")
     rng = np.random.default_rng(seed)
     chosen: list[tuple[int, int]] = []
     for g in rng.permutation(dataset.num_groups):
         g = int(g)
-        chosen += [(g, c) for c in range(dataset.num_classes(g)) if dataset.num_drawings(g, c) >= min_drawings]
+        members = [c for c in range(dataset.num_classes(g)) if dataset.num_drawings(g, c) >= min_drawings]
+        if per_group is not None and len(members) > per_group:
+            members = sorted(int(c) for c in rng.choice(members, per_group, replace=False))
+        chosen += [(g, c) for c in members]
         if len(chosen) >= n_classes:
             break
     if len(chosen) < 2:
@@ -130,24 +142,41 @@ def _tasks(classes: list[tuple[int, int]], max_ways: int) -> list[list[int]]:
     return merged
 
 
-def embed_classes(
+@dataclass
+class FeatureBank:
+    """Backbone features of each chosen class's support drawings, computed once and reused.
+
+    Generating at another shot count (any k <= max_shots) or with another space costs only the
+    generator, not the backbone: the explorer caches one bank per (model, data, classes, seed).
+
+    classes:  the (group, class) pairs, in order
+    features: (classes, max_shots, D) float32 on the CPU, in support order
+    drawings: (classes, max_shots, C, S, S) uint8, the same drawings for display
+    names, alphabets: (classes,) str
+    """
+
+    classes: list[tuple[int, int]]
+    features: torch.Tensor
+    drawings: np.ndarray
+    names: np.ndarray
+    alphabets: np.ndarray
+
+    @property
+    def max_shots(self) -> int:
+        return int(self.features.shape[1])
+
+
+def feature_bank(
     model: FewShotModel,
     dataset: ClassDataset,
     classes: list[tuple[int, int]],
-    shots_list: tuple[int, ...] = (1, 5),
+    max_shots: int,
     seed: int = 0,
-    max_ways: int = 50,
     progress: Callable[[float, str], None] | None = None,
-) -> ClassEmbeddings:
-    """Generate every class's parameter embedding and weights at each shot count in `shots_list`.
-
-    MAML has no generator (its weights come from gradient steps through the whole backbone), so a
-    MAML model is shown with its backbone's prototypes: method is reported as "proto".
-    """
-    shots_list = tuple(sorted(set(int(k) for k in shots_list)))
-    if not shots_list or shots_list[0] < 1:
-        raise ParamembedError(f"shots must be at least 1, got {shots_list}")
-    max_shots = shots_list[-1]
+) -> FeatureBank:
+    """One backbone pass over `max_shots` seeded drawings of every class in `classes`."""
+    if max_shots < 1:
+        raise ParamembedError(f"shots must be at least 1, got {max_shots}")
     short = [dataset.class_name(g, c) for g, c in classes if dataset.num_drawings(g, c) < max_shots]
     if short:
         raise ParamembedError(f"{len(short)} classes have fewer than {max_shots} images (e.g. {short[0]!r}); use fewer shots")
@@ -157,34 +186,57 @@ def embed_classes(
     for g, c in classes:
         drawings = rng.choice(dataset.num_drawings(g, c), max_shots, replace=False)
         keys += [(g, c, int(d)) for d in drawings]
-
-    # ============ features: one backbone pass over every support drawing ============
     device = model.device
     feats, images = [], []
     batch = 256
     for start in range(0, len(keys), batch):
-        report(0.8 * start / len(keys), f"reading drawings {start}/{len(keys)}")
+        report(start / len(keys), f"reading drawings {start}/{len(keys)}")
         x = torch.from_numpy(dataset.images(keys[start : start + batch]))  # (B, C, S, S)
         images.append((x * 255.0 + 0.5).to(torch.uint8).numpy())
         with torch.inference_mode():
             feats.append(model.features(x.to(device)).float().cpu())
-    features = torch.cat(feats).view(len(classes), max_shots, -1)  # (classes, max_shots, D)
-    drawings = np.concatenate(images).reshape(len(classes), max_shots, *images[0].shape[1:])
+    report(1.0, "features done")
+    return FeatureBank(
+        classes=list(classes),
+        features=torch.cat(feats).view(len(classes), max_shots, -1),  # (classes, max_shots, D)
+        drawings=np.concatenate(images).reshape(len(classes), max_shots, *images[0].shape[1:]),
+        names=np.array([dataset.class_name(g, c) for g, c in classes]),
+        alphabets=np.array([dataset.group_name(g) for g, _ in classes]),
+    )
 
-    # ============ generator: one task per alphabet (chunk), per shot count ============
+
+def generate_embeddings(
+    model: FewShotModel,
+    bank: FeatureBank,
+    shots_list: tuple[int, ...] = (1, 5),
+    max_ways: int = 50,
+    progress: Callable[[float, str], None] | None = None,
+) -> ClassEmbeddings:
+    """Every class's parameter embedding and weights at each k in `shots_list` (its first k drawings).
+
+    MAML has no generator (its weights come from gradient steps through the whole backbone), so a
+    MAML model is shown with its backbone's prototypes: method is reported as "proto".
+    """
+    shots_list = tuple(sorted(set(int(k) for k in shots_list)))
+    if not shots_list or shots_list[0] < 1:
+        raise ParamembedError(f"shots must be at least 1, got {shots_list}")
+    if shots_list[-1] > bank.max_shots:
+        raise ParamembedError(f"the feature bank holds {bank.max_shots} drawings per class; asked for {shots_list[-1]}")
+    report = progress or (lambda fraction, text: None)
+    device = model.device
     method = model.method if model.generator is not None else "proto"
     generator = model.generator if model.generator is not None else ProtoGenerator()
     needs_grad = method == "latent" and model.config.latent_steps > 0
-    tasks = _tasks(classes, max_ways)
-    dim_e = None
+    tasks = _tasks(bank.classes, max_ways)
     out: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
     was_training = model.training
     model.eval()
     try:
+        # ============ one task per alphabet (chunk), per shot count ============
         for t, members in enumerate(tasks):
-            report(0.8 + 0.2 * t / len(tasks), f"generating task {t + 1}/{len(tasks)}")
+            report(t / len(tasks), f"generating task {t + 1}/{len(tasks)}")
             for k in shots_list:
-                support = features[members, :k].to(device)  # (ways, k, D)
+                support = bank.features[members, :k].to(device)  # (ways, k, D)
                 ways = len(members)
                 labels = torch.arange(ways, device=device).repeat_interleave(k)[None]  # (1, ways*k)
                 with torch.no_grad() if needs_grad else torch.inference_mode():
@@ -192,98 +244,41 @@ def embed_classes(
                 protos = support.mean(1)  # (ways, D)
                 for j, i in enumerate(members):
                     out[(i, k)] = (clf.embedding[0, j].detach().float().cpu(), clf.weights[0, j].detach().float().cpu(), protos[j].cpu())
-                dim_e = clf.embedding.shape[-1]
     finally:
         model.train(was_training)
     report(1.0, "done")
 
-    rows = [(i, k) for k in shots_list for i in range(len(classes))]
-    names = np.array([dataset.class_name(*classes[i]) for i, _ in rows])
-    alphabets = np.array([dataset.group_name(classes[i][0]) for i, _ in rows])
-    assert dim_e is not None
+    rows = [(i, k) for k in shots_list for i in range(len(bank.classes))]
+    index = np.array([i for i, _ in rows])
     return ClassEmbeddings(
         embedding=torch.stack([out[r][0] for r in rows]).numpy(),
         weights=torch.stack([out[r][1] for r in rows]).numpy(),
         prototypes=torch.stack([out[r][2] for r in rows]).numpy(),
-        names=names,
-        alphabets=alphabets,
+        names=bank.names[index],
+        alphabets=bank.alphabets[index],
         shots=np.array([k for _, k in rows]),
-        class_index=np.array([i for i, _ in rows]),
-        drawings=drawings,
+        class_index=index,
+        drawings=bank.drawings,
         method=method,
     )
 
 
-def normalise(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length: the classifier compares directions (cosine), not lengths."""
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)
-
-
-def project(vectors: np.ndarray, method: str = "pca", dims: int = 2, seed: int = 0) -> np.ndarray:
-    """(N, dim) -> (N, dims) with PCA, t-SNE or UMAP, on unit-length rows."""
-    if method not in PROJECTIONS:
-        raise ValueError(f"unknown projection {method!r}; known: {', '.join(PROJECTIONS)}")
-    if dims not in (2, 3):
-        raise ValueError(f"dims must be 2 or 3, got {dims}")
-    n = len(vectors)
-    if n < dims + 1:
-        raise ParamembedError(f"a {dims}D projection needs at least {dims + 1} points, got {n}")
-    x = normalise(np.asarray(vectors, dtype=np.float64))
-    from threadpoolctl import threadpool_limits
-
-    # torch and scikit-learn bring two OpenMP runtimes; sharing the cores they spin against each
-    # other (t-SNE of 200 points: 30 s instead of 2 s here), so projections run on one thread.
-    with threadpool_limits(limits=1):
-        return _project(x, method, dims, seed)
-
-
-def _project(x: np.ndarray, method: str, dims: int, seed: int) -> np.ndarray:
-    n = len(x)
-    if method == "pca":
-        from sklearn.decomposition import PCA
-
-        # Fewer features than dims (a tiny test model) still gives dims columns.
-        k = min(dims, x.shape[1], n)
-        out = PCA(n_components=k, random_state=seed).fit_transform(x)
-        return np.pad(out, ((0, 0), (0, dims - k))).astype(np.float32)
-    if method == "tsne":
-        from sklearn.manifold import TSNE
-
-        # Perplexity must stay below the number of points; 30 is the usual value for a few hundred.
-        perplexity = float(min(30.0, max(2.0, (n - 1) / 3)))
-        tsne = TSNE(n_components=dims, perplexity=perplexity, init="pca", random_state=seed, metric="cosine")
-        return tsne.fit_transform(x).astype(np.float32)
-    if importlib.util.find_spec("umap") is None:
-        raise ParamembedError("UMAP needs the umap-learn package (pip install umap-learn); PCA and t-SNE work without it")
-    import umap
-
-    reducer = umap.UMAP(n_components=dims, n_neighbors=min(15, n - 1), metric="cosine", random_state=seed)
-    return reducer.fit_transform(x).astype(np.float32)
-
-
-def cosine_matrix(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
-    """(N, d), (M, d) -> (N, M) cosine similarities (b defaults to a)."""
-    a = normalise(np.asarray(a, dtype=np.float64))
-    b = a if b is None else normalise(np.asarray(b, dtype=np.float64))
-    return a @ b.T
-
-
-def cosine_neighbours(vectors: np.ndarray, index: int, k: int = 5, candidates: np.ndarray | None = None) -> list[tuple[int, float]]:
-    """The `k` rows most cosine-similar to row `index` (itself excluded), best first.
-
-    candidates: optional row indices to search among (e.g. only rows with the same shots).
-    """
-    pool = np.arange(len(vectors)) if candidates is None else np.asarray(candidates)
-    pool = pool[pool != index]
-    sims = cosine_matrix(vectors[index : index + 1], vectors[pool])[0]
-    order = np.argsort(-sims, kind="stable")[:k]
-    return [(int(pool[j]), float(sims[j])) for j in order]
-
-
-def rowwise_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, d), (N, d) -> (N,) cosine between matching rows: e.g. weights vs prototypes."""
-    return np.sum(normalise(np.asarray(a, np.float64)) * normalise(np.asarray(b, np.float64)), axis=1)
+def embed_classes(
+    model: FewShotModel,
+    dataset: ClassDataset,
+    classes: list[tuple[int, int]],
+    shots_list: tuple[int, ...] = (1, 5),
+    seed: int = 0,
+    max_ways: int = 50,
+    progress: Callable[[float, str], None] | None = None,
+) -> ClassEmbeddings:
+    """`feature_bank` then `generate_embeddings`: every class at each shot count in `shots_list`."""
+    shots_list = tuple(sorted(set(int(k) for k in shots_list)))
+    if not shots_list or shots_list[0] < 1:
+        raise ParamembedError(f"shots must be at least 1, got {shots_list}")
+    report = progress or (lambda fraction, text: None)
+    bank = feature_bank(model, dataset, classes, shots_list[-1], seed, lambda f, text: report(0.8 * f, text))
+    return generate_embeddings(model, bank, shots_list, max_ways, lambda f, text: report(0.8 + 0.2 * f, text))
 
 
 def embedding_drift(emb: ClassEmbeddings, space: str = "embedding") -> dict[int, np.ndarray]:
@@ -302,31 +297,6 @@ def embedding_drift(emb: ClassEmbeddings, space: str = "embedding") -> dict[int,
         assert np.array_equal(emb.class_index[rows], order_final)
         drift[k] = rowwise_cosine(vectors[rows], final)
     return drift
-
-
-def _tsv_cell(value) -> str:
-    # The projector splits on tabs and lines; anything else in a name is kept as it is.
-    return str(value).replace("\t", " ").replace("\r", " ").replace("\n", " ")
-
-
-def projector_tsv(vectors: np.ndarray, metadata: dict[str, list]) -> tuple[str, str]:
-    """Files for TensorFlow's Embedding Projector (projector.tensorflow.org, "Load").
-
-    vectors: (N, d) -> one row per line, values separated by tabs, no header.
-    metadata: column -> N values -> a header line, then one row per line. (With a single column
-    the projector expects no header, so a single column is written without one.)
-    """
-    vectors = np.asarray(vectors)
-    columns = list(metadata)
-    for name in columns:
-        if len(metadata[name]) != len(vectors):
-            raise ValueError(f"metadata column {name!r} has {len(metadata[name])} values for {len(vectors)} vectors")
-    vector_lines = ["\t".join(f"{v:.6g}" for v in row) for row in vectors]
-    rows = list(zip(*(metadata[c] for c in columns)))
-    meta_lines = ([] if len(columns) == 1 else ["\t".join(_tsv_cell(c) for c in columns)]) + [
-        "\t".join(_tsv_cell(v) for v in row) for row in rows
-    ]
-    return "\n".join(vector_lines) + "\n", "\n".join(meta_lines) + "\n"
 
 
 class SupportClasses:

@@ -13,6 +13,11 @@ import paramembed.runs as R
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "curves.py")
 
 
+def write_config(folder: Path, stage: str, data: str, holdout: list[str], batch_size: int = 256) -> None:
+    train = {"stage": stage, "data": data, "holdout": holdout, "batch_size": batch_size}
+    (folder / "config.json").write_text(json.dumps({"model": {}, "train": train}))
+
+
 def write_log(folder: Path, n: int = 5, age_s: float = 3600.0) -> None:
     folder.mkdir(parents=True)
     lines = []
@@ -83,10 +88,35 @@ def test_no_run_chosen_says_so(runs_root):
 
 
 def test_no_logs_at_all_says_so(tmp_path, monkeypatch):
-    monkeypatch.setattr(R, "list_runs", lambda root=None: [])
+    import paramembed.curves as C
+
+    monkeypatch.setattr(C, "curve_runs", lambda: [])
     at = AppTest.from_file(PAGE, default_timeout=30).run()
     assert not at.exception
     assert any("No training logs yet" in i.value for i in at.info)
+
+
+def test_validation_says_which_data_and_pretraining_gets_its_own_axis(runs_root):
+    write_config(runs_root / "alpha", "meta", ".data/omniglot_background.tar.gz", ["Korean", "Bengali"])
+    write_log(runs_root / "stem")
+    write_config(runs_root / "stem", "pretrain", ".data/tiny_imagenet32_150.tar.gz", ["n01", "n02", "n03"], batch_size=128)
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.session_state["curves_runs"] = ["alpha", "beta", "stem"]
+    at.run()
+    assert not at.exception
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert len(charts) == 4  # meta-training pair, then pre-training pair
+    meta_accuracy, pre_accuracy = charts[1], charts[3]
+    names = [t.get("name") for t in meta_accuracy["data"]]
+    assert "alpha validation: 2 held-out Omniglot alphabets, 5-way 1-shot" in names
+    assert "beta validation: validation tasks, 5-way 1-shot" in names  # no config: says only what it knows
+    assert [t.get("name") for t in pre_accuracy["data"]][-1] == "stem validation: 3 held-out Tiny-ImageNet classes, 5-way 1-shot"
+    assert meta_accuracy["layout"]["xaxis"]["title"]["text"] == "episodes (tasks seen)"
+    assert pre_accuracy["layout"]["xaxis"]["title"]["text"] == "pre-training steps (batches of 128 images)"
+    assert [h.value for h in at.subheader][:2] == ["Meta-training: generating classifiers from support sets",
+                                                  "Backbone pre-training: one classifier over all training classes"]
+    summary = at.dataframe[0].value
+    assert list(summary["length"]) == ["200 episodes", "120 episodes", "200 steps"]
 
 
 def test_shipped_logs_show_on_first_open():
@@ -95,5 +125,12 @@ def test_shipped_logs_show_on_first_open():
         pytest.skip("no shipped model in assets/models yet (written by `make models`)")
     at = AppTest.from_file(PAGE, default_timeout=30).run()
     assert not at.exception
-    assert at.multiselect(key="curves_runs").value
-    assert len(at.get("plotly_chart")) == 2
+    chosen = at.multiselect(key="curves_runs").value
+    assert chosen and any(label.startswith("shipped backbone: ") for label in chosen)
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert len(charts) == 4
+    meta = [t["name"] for t in charts[1]["data"] if "validation" in t["name"]]
+    assert "shipped: hyper validation: 5 held-out Omniglot alphabets, 20-way 1-shot" in meta
+    pre = [t["name"] for t in charts[3]["data"] if "validation" in t["name"]]
+    assert "shipped backbone: photo-backbone validation: 30 held-out Tiny-ImageNet classes, 5-way 5-shot" in pre
+    assert charts[3]["layout"]["xaxis"]["title"]["text"].startswith("pre-training steps")

@@ -1,8 +1,15 @@
 """AppTest for the explorer page, on a tiny untrained model (fast, and always present)."""
 
+import base64
+import io
+import json
+import zipfile
 from pathlib import Path
 
+import numpy as np
+import plotly.colors
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from paramembed import ModelConfig, build_model, save_model
@@ -15,6 +22,9 @@ def tiny_model(tmp_path, monkeypatch):
     folder = save_model(build_model(ModelConfig(width=8, embedding_dim=8, hidden_dim=16)), tmp_path / "tiny")
     monkeypatch.setenv("PARAMEMBED_MODELS", str(folder))
     monkeypatch.setenv("PARAMEMBED_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("PARAMEMBED_CACHE", str(tmp_path / "cache"))
+    for name in ("PARAMEMBED_MODE", "PARAMEMBED_ALLOW_FOLDERS", "PARAMEMBED_DATA_ROOTS", "PARAMEMBED_ADMIN_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
     return folder
 
 
@@ -55,13 +65,125 @@ def test_tsne_3d_and_colour_by_shots(tiny_model):
     assert not at.error
 
 
-def test_bad_folder_is_a_clear_error(tiny_model, tmp_path):
+def test_server_folders_only_under_the_shared_roots(tiny_model, tmp_path, monkeypatch):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (tmp_path / "private" / "names").mkdir(parents=True)
+    monkeypatch.setenv("PARAMEMBED_DATA_ROOTS", str(shared))
     at = small_app().run()
     at.radio(key="explorer_source").set_value("folder").run()
     assert any("Type the path" in i.value for i in at.info)
-    at.text_input(key="explorer_folder").input(str(tmp_path / "nowhere")).run()
+    messages = []
+    for path in (tmp_path / "private", tmp_path / "nowhere", "/etc/shadow"):
+        at.text_input(key="explorer_folder").input(str(path)).run()
+        assert not at.exception
+        assert at.error and "not under the folders this server shares" in at.error[0].value
+        messages.append(at.error[0].value.replace(repr(str(path)), "PATH"))
+    assert len(set(messages)) == 1  # an existing private folder reads like a missing one
+    assert not at.get("plotly_chart")
+    at.text_input(key="explorer_folder").input(str(shared / "missing")).run()
+    assert at.error and "not a folder or" in at.error[0].value
+
+
+def test_network_mode_offers_no_server_folders(tiny_model, monkeypatch):
+    monkeypatch.setenv("PARAMEMBED_MODE", "network")
+    at = small_app().run()
     assert not at.exception
-    assert at.error and "existing folder" in at.error[0].value
+    options = at.radio(key="explorer_source").options
+    assert len(options) == 3 and not any("on this server" in o for o in options)
+    assert any("you upload" in o for o in options)
+    monkeypatch.setenv("PARAMEMBED_MODE", "local")
+    assert any("on this server" in o for o in AppTest.from_file(PAGE, default_timeout=60).run().radio(key="explorer_source").options)
+
+
+def omniglot_zip(alphabets: int = 2, characters: int = 3, drawings: int = 4) -> bytes:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for a in range(alphabets):
+            for c in range(characters):
+                for d in range(drawings):
+                    png = io.BytesIO()
+                    Image.fromarray((rng.random((28, 28)) > 0.8).astype(np.uint8) * 255).save(png, format="PNG")
+                    zf.writestr(f"script{a}/char{c}/{d}.png", png.getvalue())
+    return buffer.getvalue()
+
+
+def test_an_uploaded_archive_is_embedded(tiny_model):
+    at = small_app()
+    at.session_state["explorer_source"] = "upload"
+    at.run()
+    assert any("Upload an archive" in i.value for i in at.info)
+    at.file_uploader(key="explorer_upload").set_value(("mine.zip", omniglot_zip(), "application/zip")).run()
+    assert not at.exception and not at.error
+    assert any("6 classes** from 2 alphabet(s)" in m.value for m in at.markdown)
+    assert len(at.get("plotly_chart")) == 3
+
+
+def chart_spec(at) -> dict:
+    return json.loads(at.get("plotly_chart")[0].proto.spec)
+
+
+def test_search_highlights_matches_and_dims_the_rest(tiny_model):
+    at = small_app().run()
+    name = at.multiselect(key="explorer_picked").options[0].split(" (")[0]
+    at.text_input(key="explorer_search").input(name).run()
+    assert not at.exception
+    assert any(f"1 of 20 points match {name!r}" in c.value for c in at.caption)
+    opacities = [o for trace in chart_spec(at)["data"] for o in trace["marker"]["opacity"]]
+    assert sorted(opacities) == [0.15] * 19 + [1.0]
+    images = chart_spec(at)["layout"]["images"]
+    assert sorted(i["opacity"] for i in images) == [0.15] * 19 + [1.0]
+    at.text_input(key="explorer_search").input("no such class anywhere").run()
+    assert any("No class or alphabet matches" in w.value for w in at.warning)
+    assert all(o == 1.0 for trace in chart_spec(at)["data"] for o in trace["marker"]["opacity"])
+
+
+def test_drawings_on_the_plot_for_each_point_and_toggle(tiny_model):
+    at = small_app().run()
+    spec = chart_spec(at)
+    images = spec["layout"]["images"]
+    assert len(images) == 20 and all(i["source"].startswith("data:image/png;base64,") for i in images)
+    # Each drawing is tinted with its point's colour (real colours, not the theme's placeholders).
+    colours = {t["marker"]["color"].lower() for t in spec["data"]}
+    assert colours <= {c.lower() for c in plotly.colors.qualitative.Plotly}
+    ink = np.asarray(Image.open(io.BytesIO(base64.b64decode(images[0]["source"].split(",", 1)[1]))))
+    rgb = tuple(ink[..., :3][ink[..., 3] > 0][0])
+    assert "#%02x%02x%02x" % rgb in colours
+    at.checkbox(key="explorer_thumbnails").uncheck().run()
+    assert not chart_spec(at)["layout"].get("images")
+    at.checkbox(key="explorer_thumbnails").check()
+    at.radio(key="explorer_dims").set_value(3).run()
+    assert not at.exception
+    assert not chart_spec(at)["layout"].get("images")  # layout images are 2D only
+    assert at.checkbox(key="explorer_thumbnails").disabled
+
+
+def test_first_open_defaults_are_small_and_click_is_selectable(tiny_model):
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception and not at.error
+    assert at.slider(key="explorer_classes").value == 40
+    assert at.multiselect(key="explorer_shots").value == [1, 5]
+    assert any("40 classes** from 4 alphabet(s)" in m.value for m in at.markdown)
+    chart = at.get("plotly_chart")[0].proto
+    assert chart.selection_mode and len(chart.selection_mode) == 3  # points (click), box, lasso
+    # A lasso or box dragmode makes Streamlit turn clicks into plain events: clicking selected nothing.
+    assert json.loads(chart.spec)["layout"].get("dragmode") in (None, "pan", "zoom")
+    assert any("Click a point to select it" in c.value for c in at.caption)
+    assert len(at.caption[0].value.split(". ")) == 2  # the two-sentence introduction
+
+
+def test_a_colour_model_reads_the_procedural_photos(tmp_path, monkeypatch):
+    from paramembed.config import InputSpec
+
+    model = build_model(ModelConfig(width=8, embedding_dim=8, hidden_dim=16, input=InputSpec(channels=3, image_size=32)))
+    monkeypatch.setenv("PARAMEMBED_MODELS", str(save_model(model, tmp_path / "colour")))
+    at = small_app().run()
+    assert not at.exception and not at.error
+    assert any("20 classes" in m.value for m in at.markdown)
+    assert len(chart_spec(at)["layout"]["images"]) == 20
 
 
 def test_playground_source_without_a_task_says_so(tiny_model):
@@ -120,7 +242,7 @@ def test_shipped_model_shows_real_content_on_first_open(monkeypatch):
     if "hyper" not in list_models():
         pytest.skip("assets/models/hyper is absent (written by `make models`)")
     monkeypatch.delenv("PARAMEMBED_MODELS", raising=False)
-    at = AppTest.from_file(PAGE, default_timeout=300).run()  # the defaults: 100 classes, 1/2/5/10 shots
+    at = AppTest.from_file(PAGE, default_timeout=300).run()  # the defaults: 40 classes, 1 and 5 shots
     assert not at.exception and not at.error
-    assert any("100 classes" in m.value for m in at.markdown)
+    assert any("40 classes" in m.value for m in at.markdown)
     assert len(at.get("plotly_chart")) == 3

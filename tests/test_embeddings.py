@@ -134,3 +134,35 @@ def test_projector_tsv_format():
     assert single == "x\ny\n"  # one column: no header, as the projector expects
     with pytest.raises(ValueError, match="has 1 values"):
         projector_tsv(vectors, {"class": ["x"]})
+
+
+def test_pick_classes_per_group_spans_more_alphabets(dataset):
+    whole = pick_classes(dataset, 40, seed=0)
+    sampled = pick_classes(dataset, 40, seed=0, per_group=10)
+    assert len(sampled) == 40 == len(set(sampled))
+    groups = [g for g, _ in sampled]
+    assert len(set(groups)) == 4 and all(groups.count(g) == 10 for g in set(groups))
+    assert len({g for g, _ in whole}) < 4
+    assert pick_classes(dataset, 40, seed=0, per_group=10) == sampled
+    with pytest.raises(ParamembedError, match="at least 2 classes per alphabet"):
+        pick_classes(dataset, 40, per_group=1)
+
+
+def test_feature_bank_is_reused_across_shot_counts(dataset):
+    from paramembed.embeddings import feature_bank, generate_embeddings
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(width=8, embedding_dim=6, hidden_dim=16)).eval()
+    classes = pick_classes(dataset, 8, seed=1)
+    bank = feature_bank(model, dataset, classes, 5, seed=2)
+    assert bank.features.shape == (8, 5, model.backbone.feature_dim) and bank.max_shots == 5
+    assert bank.drawings.shape == (8, 5, 1, 28, 28)
+    whole = embed_classes(model, dataset, classes, shots_list=(1, 5), seed=2)
+    again = generate_embeddings(model, bank, (1, 5))
+    np.testing.assert_allclose(again.weights, whole.weights, atol=1e-6)
+    assert list(again.names) == list(whole.names)
+    # A subset of shot counts from the same bank: the same drawings, so the same 1-shot rows.
+    one = generate_embeddings(model, bank, (1,))
+    np.testing.assert_allclose(one.prototypes, whole.prototypes[whole.shots == 1], atol=1e-6)
+    with pytest.raises(ParamembedError, match="holds 5 drawings"):
+        generate_embeddings(model, bank, (10,))

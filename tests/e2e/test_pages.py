@@ -27,7 +27,9 @@ def test_explorer_plots_and_selects_points(app):
     app.wait_text("Generated weights vs plain prototypes", 240_000)
     app.wait_text("Nothing selected yet.")
     assert plotted_points(app, "explorer_chart") >= 10
-    # Lasso around the middle of the plot, where a projection's points are densest.
+    # Lasso around the middle of the plot, where a projection's points are densest. The chart opens
+    # in pan mode (so that a click selects a point); the lasso is a tool in its toolbar.
+    app.page.locator('.st-key-explorer_chart .modebar-btn[data-val="lasso"]').first.click()
     plot = app.page.locator(".st-key-explorer_chart .nsewdrag").first
     box = plot.bounding_box()
     cx, cy, rx, ry = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] * 0.3, box["height"] * 0.3

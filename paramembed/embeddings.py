@@ -28,6 +28,7 @@ import torch
 
 from paramembed.data.episodes import ClassDataset
 from paramembed.errors import ParamembedError
+from paramembed.methods import eval_mode
 from paramembed.models.fewshot import FewShotModel
 from paramembed.models.generators import ProtoGenerator
 from paramembed.projection import (  # noqa: F401  (re-exported: the maths used to live here)
@@ -193,7 +194,7 @@ def feature_bank(
         report(start / len(keys), f"reading drawings {start}/{len(keys)}")
         x = torch.from_numpy(dataset.images(keys[start : start + batch]))  # (B, C, S, S)
         images.append((x * 255.0 + 0.5).to(torch.uint8).numpy())
-        with torch.inference_mode():
+        with eval_mode(model):
             feats.append(model.features(x.to(device)).float().cpu())
     report(1.0, "features done")
     return FeatureBank(
@@ -226,12 +227,9 @@ def generate_embeddings(
     device = model.device
     method = model.method if model.generator is not None else "proto"
     generator = model.generator if model.generator is not None else ProtoGenerator()
-    needs_grad = method == "latent" and model.config.latent_steps > 0
     tasks = _tasks(bank.classes, max_ways)
     out: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model, method):
         # ============ one task per alphabet (chunk), per shot count ============
         for t, members in enumerate(tasks):
             report(t / len(tasks), f"generating task {t + 1}/{len(tasks)}")
@@ -239,13 +237,10 @@ def generate_embeddings(
                 support = bank.features[members, :k].to(device)  # (ways, k, D)
                 ways = len(members)
                 labels = torch.arange(ways, device=device).repeat_interleave(k)[None]  # (1, ways*k)
-                with torch.no_grad() if needs_grad else torch.inference_mode():
-                    clf = generator(support.reshape(1, ways * k, -1), labels, ways, model.scale)
+                clf = generator(support.reshape(1, ways * k, -1), labels, ways, model.scale)
                 protos = support.mean(1)  # (ways, D)
                 for j, i in enumerate(members):
                     out[(i, k)] = (clf.embedding[0, j].detach().float().cpu(), clf.weights[0, j].detach().float().cpu(), protos[j].cpu())
-    finally:
-        model.train(was_training)
     report(1.0, "done")
 
     rows = [(i, k) for k in shots_list for i in range(len(bank.classes))]

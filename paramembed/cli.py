@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("train", help="meta-train a model (writes runs/<name>/: metrics.jsonl, model.safetensors, config.json)")
+    p = sub.add_parser("train", help="pre-train a backbone (stage: pretrain) or meta-train a model (writes runs/<name>/: metrics.jsonl, model.safetensors, config.json)")
     p.add_argument("--config", help="YAML or JSON file with the settings that differ from the defaults (see configs/)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one setting, e.g. --set model.generator=latent --set episodes=20000 (repeatable)")

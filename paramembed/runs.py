@@ -18,10 +18,10 @@ from pathlib import Path
 from paramembed.checkpoint import ASSETS, CONFIG, WEIGHTS
 from paramembed.config import ModelConfig, TrainConfig, check_run_name
 from paramembed.errors import ParamembedError
+from paramembed.logs import METRICS
 from paramembed.methods import TRAINABLE
 
 # The files of a run folder.
-METRICS = "metrics.jsonl"
 PID_FILE = "train.pid"
 LOG_FILE = "train.log"
 CONFIG_FILE = "train.yaml"

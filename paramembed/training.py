@@ -24,12 +24,12 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, IterableDataset
 from tqdm import tqdm
 
-from paramembed.checkpoint import clear_checkpoint, has_checkpoint, read_checkpoint, read_model_config, save_checkpoint
+from paramembed.checkpoint import has_checkpoint, read_model_config, resume_or_start, save_checkpoint
 from paramembed.config import TrainConfig, to_dict, validate_train_config
 from paramembed.data.augment import AUGMENTATIONS, augment
 from paramembed.data.episodes import TaskBatch, TaskSampler
 from paramembed.data.sources import task_sampler, training_data
-from paramembed.logs import append_metrics, truncate_metrics
+from paramembed.logs import METRICS, append_metrics
 from paramembed.device import pick_device
 from paramembed.errors import ParamembedError
 from paramembed.evaluation import evaluate
@@ -38,7 +38,6 @@ from paramembed.models.fewshot import FewShotModel
 from paramembed.run_metrics import write_progress
 from paramembed.runs import run_folder
 
-METRICS = "metrics.jsonl"
 LOG_EVERY = 10  # optimiser steps between training-metric lines
 
 
@@ -195,21 +194,10 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
     use_amp = config.amp and device.type == "cuda"
 
     # ============ resume ============
-    step = 0
-    saved = read_checkpoint(run_dir) if resume else None  # weights, config and state of one step, or None
+    saved = resume_or_start(run_dir, model, optimiser, resume, write=is_main)
+    step = saved.step if saved else 0
     if saved is not None:
-        if saved.config != config.model:
-            raise ParamembedError(f"{run_dir} holds a run of another model config; use --fresh or another --name")
-        model.load_state_dict(saved.weights)
-        optimiser.load_state_dict(saved.state["optimiser"])
-        step = saved.step
         torch.set_rng_state(saved.state["torch_rng"])
-        if is_main:
-            truncate_metrics(run_dir / METRICS, step)  # lines logged after the checkpoint would repeat
-    elif is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        clear_checkpoint(run_dir)
-        (run_dir / METRICS).unlink(missing_ok=True)
     per_step = config.tasks_per_batch * world
     total_steps = math.ceil(config.episodes / per_step)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from paramembed.errors import ParamembedError
+from paramembed.methods import TRAINABLE
 
 if TYPE_CHECKING:  # only types: paramembed.config imports this module
     from paramembed.config import ModelConfig, TrainConfig
@@ -100,6 +101,8 @@ def _check_writable(out_dir: str) -> None:
 
 def validate_model_config(model: ModelConfig, where: str = "model") -> None:
     m = model
+    if m.generator not in TRAINABLE:
+        raise ParamembedError(f"unknown generator {m.generator!r}; known: {', '.join(TRAINABLE)}")
     _minimums(m, MODEL_MINIMUMS, f"{where}.")
     for key in ("latent_lr", "maml_lr"):
         _positive(getattr(m, key), f"{where}.{key}")

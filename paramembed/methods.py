@@ -17,11 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
-from paramembed.config import ModelConfig
 from paramembed.errors import ParamembedError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # only types: paramembed.config's checks read this table
     from torch import nn
+
+    from paramembed.config import ModelConfig
 
 
 @dataclass(frozen=True)

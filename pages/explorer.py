@@ -1,9 +1,10 @@
 """Weight-embedding explorer: many classes' parameter embeddings and generated weights, projected.
 
 The page only wires widgets to `paramembed.embeddings` (features, generation), `paramembed.projection`
-(projections, search, thumbnails) and `paramembed.explorer_sources` (what may be read). Feature banks,
-embeddings and projections are cached per process; the plot and everything that depends on the
-selection live in one fragment, so a widget there reruns only that part of the page.
+(projections, search, thumbnails), `paramembed.app.explorer_figures` (the plots) and
+`paramembed.explorer_sources` (what may be read). Feature banks, embeddings and projections are
+cached per process; the plot and everything that depends on the selection live in one fragment,
+so a widget there reruns only that part of the page.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
 
 from paramembed import embeddings as E
 from paramembed import projection as P
+from paramembed.app import explorer_figures as F
 from paramembed.errors import ParamembedError
 from paramembed.explorer_sources import MAX_UPLOAD_BYTES, procedural_source, server_source, store_upload
 from paramembed.serving import serving_from_env
@@ -37,7 +38,6 @@ SOURCE_LABELS = {
 SHOT_CHOICES = (1, 2, 5, 10)
 DEFAULT_CLASSES = 40
 MAX_THUMBNAILS = 300
-DIM = 0.15  # opacity of points that do not match the search
 MAX_CACHED = 12
 
 
@@ -196,12 +196,6 @@ st.write(
 )
 
 
-def _rgb(colour: str) -> tuple[int, int, int] | None:
-    if isinstance(colour, str) and colour.startswith("#") and len(colour) == 7:
-        return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
-    return None
-
-
 @st.fragment
 def explore() -> None:
     """Projection, search, selection, drift and export: reruns alone when one of its widgets changes."""
@@ -242,39 +236,7 @@ def explore() -> None:
             st.caption(f"{int(matches.sum())} of {len(rows)} points match {query.strip()!r}.")
         else:
             st.warning(f"No class or alphabet matches {query.strip()!r}.")
-    bright = matches if matches.any() else np.ones(len(rows), dtype=bool)
-
-    frame = {"x": xy[:, 0], "y": xy[:, 1], "row": rows, "class": names, "alphabet": alphabets,
-             "shots": emb.shots[rows].astype(str)}
-    if dims == 3:
-        frame["z"] = xy[:, 2]
-    # Explicit colours: Streamlit's default template holds placeholders that only its theme resolves,
-    # and the drawings on the plot are tinted with their points' colours.
-    common = dict(color=colour, hover_name="class", custom_data=["row"], height=620, template="plotly_white",
-                  color_discrete_sequence=px.colors.qualitative.Plotly,
-                  hover_data={"alphabet": True, "shots": True, "x": False, "y": False, "row": False})
-    if dims == 3:
-        common["hover_data"]["z"] = False
-        fig = px.scatter_3d(frame, x="x", y="y", z="z", **common)
-    else:
-        fig = px.scatter(frame, x="x", y="y", **common)
-    position = {int(r): i for i, r in enumerate(rows)}
-    point_colour = [None] * len(rows)
-    for trace in fig.data:  # px splits points into one trace per colour: dim each trace's non-matches
-        at = [position[int(c[0])] for c in trace.customdata]
-        for i in at:
-            point_colour[i] = trace.marker.color
-        if dims == 2:
-            trace.marker.opacity = [1.0 if bright[i] else DIM for i in at]
-        # 3D markers take one opacity per trace, so there the matches stand out by size alone.
-        trace.marker.size = [(11 if matches[i] else 7) if dims == 2 else (7 if matches[i] else 3) for i in at]
-    if thumbnails and can_draw:
-        uris = [P.thumbnail_uri(emb.drawing(int(emb.class_index[r]), 0), _rgb(point_colour[i])) for i, r in enumerate(rows)]
-        fig.update_layout(images=P.thumbnail_layout(xy, uris, size=0.045, opacity=np.where(bright, 1.0, DIM)))
-    # No dragmode here: with lasso or box as the starting tool, Streamlit makes clicks plain events
-    # that select nothing. Left unset, it starts in pan mode with click-to-select on.
-    fig.update_layout(showlegend=colour != "class" and len(set(frame[colour])) <= 40, legend_title_text=colour,
-                      margin=dict(l=0, r=0, t=30, b=0))
+    fig = F.class_scatter(emb, rows, xy, colour, matches, thumbnails=thumbnails and can_draw)
     st.caption("Click a point to select it (shift-click adds more), or choose the lasso or box in the chart's "
                "toolbar to select many; you see their drawings and nearest neighbours below."
                if dims == 2 else "3D charts cannot be selected on: pick classes in the box below the chart.")
@@ -311,18 +273,7 @@ def explore() -> None:
         st.subheader("How a class's embedding moves as shots are added")
         drift_space = st.radio("Drift of", ("embedding", "weights"), horizontal=True, key="explorer_drift_space")
         drift = E.embedding_drift(emb, drift_space)
-        ks = list(drift)
-        q = np.array([np.percentile(drift[k], [10, 50, 90]) for k in ks])
-        line = go.Figure([
-            go.Scatter(x=ks + ks[::-1], y=list(q[:, 2]) + list(q[::-1, 0]), fill="toself", line_width=0,
-                       fillcolor="rgba(99,110,250,0.2)", name="10-90% of classes", hoverinfo="skip"),
-            go.Scatter(x=ks, y=q[:, 1], mode="lines+markers", name="median class"),
-        ])
-        for r in selected[:8]:
-            ci = int(emb.class_index[r])
-            line.add_trace(go.Scatter(x=ks, y=[drift[k][ci] for k in ks], mode="lines+markers", name=str(emb.names[r])))
-        line.update_layout(xaxis_title="shots", yaxis_title=f"cosine to the {ks[-1]}-shot {drift_space}", height=340,
-                           xaxis_type="log", xaxis_tickvals=ks, margin=dict(t=20))
+        line = F.drift_figure(emb, drift, drift_space, selected[:8])
         st.plotly_chart(line, key="explorer_drift", width="stretch")
         st.caption("Selected classes are drawn as their own lines.")
 

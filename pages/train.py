@@ -21,7 +21,7 @@ from paramembed import runs as R
 from paramembed.config import RUN_NAME
 from paramembed.data.archives import UPLOAD_LIMITS
 from paramembed.errors import ParamembedError
-from paramembed.methods import METHODS, TRAINABLE
+from paramembed.methods import TRAINABLE, method_help
 from paramembed.serving import serving_from_env
 
 REFRESH_S = 2
@@ -168,7 +168,7 @@ with st.form("train_form", border=True):
     name = c1.text_input("Run name", value=f"my-run-{time.strftime('%m%d-%H%M')}", key="train_name",
                          help="a new folder under the runs root: letters, digits, '-', '_' or '.'")
     method = c2.selectbox("Method", list(TRAINABLE), key="train_method",
-                          help="; ".join(f"{k}: {METHODS[k].summary}" for k in TRAINABLE))
+                          help=method_help(TRAINABLE))
     width = c1.select_slider("Backbone width (channels)", [8, 16, 32, 64], value=32, key="train_width",
                              help="64 is the shipped models' width; 32 trains about 3x faster on a CPU")
     episodes = c2.number_input("Episodes (tasks seen)", 8, cap, min(1000, cap), step=100, key="train_episodes",

@@ -36,6 +36,7 @@ from safetensors.torch import load_file, save_file
 
 from paramembed.config import ModelConfig, from_dict, to_dict, validate_model_config
 from paramembed.errors import ParamembedError
+from paramembed.logs import METRICS, truncate_metrics
 
 if TYPE_CHECKING:  # only a type: importing the network here would make a cycle with the zoo
     from paramembed.models.fewshot import FewShotModel
@@ -239,3 +240,26 @@ def read_checkpoint(run_dir: str | Path) -> Checkpoint | None:
         found = ", ".join(f"{name} at step {s}" for name, s in known.items())
         raise ParamembedError(f"{folder}: checkpoint files disagree ({found}), it was cut short; use --fresh")
     return Checkpoint(folder, state["step"], config, payload, weights, state)
+
+
+def resume_or_start(run_dir: Path, model: FewShotModel, optimiser: torch.optim.Optimizer, resume: bool,
+                    write: bool = True) -> Checkpoint | None:
+    """Load the run's last checkpoint into `model` and `optimiser` and return it; None for a fresh start.
+
+    A fresh start (no checkpoint, or `resume=False`) clears the folder's old checkpoint and metrics;
+    a resumed run's metrics are cut back to the checkpoint's step, since the lines logged after it
+    would repeat. `write=False` (a distributed run's other ranks) only reads: rank 0 owns the files.
+    """
+    saved = read_checkpoint(run_dir) if resume else None  # weights, config and state of one step, or None
+    if saved is not None:
+        if saved.config != model.config:
+            raise ParamembedError(f"{run_dir} holds a run of another model config; use --fresh or another --name")
+        model.load_state_dict(saved.weights)
+        optimiser.load_state_dict(saved.state["optimiser"])
+        if write:
+            truncate_metrics(run_dir / METRICS, saved.step)
+    elif write:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        clear_checkpoint(run_dir)
+        (run_dir / METRICS).unlink(missing_ok=True)
+    return saved

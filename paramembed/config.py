@@ -2,7 +2,8 @@
 
 A config file (YAML or JSON) holds only what differs from the defaults; `--set key=value`
 overrides on the command line use dotted paths (`model.generator=latent`). Unknown keys are an
-error that lists the known ones, so a typo never silently trains the wrong thing.
+error that lists the known ones, so a typo never silently trains the wrong thing. The range
+checks are `paramembed.config_checks`, re-exported here.
 """
 
 from __future__ import annotations
@@ -10,15 +11,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
 import yaml
 
+from paramembed.config_checks import (  # noqa: F401  (re-exported: the checks live beside, the configs here)
+    RUN_NAME, check_device, check_run_name, validate_model_config, validate_train_config,
+)
 from paramembed.errors import ParamembedError
 
 
@@ -226,132 +228,3 @@ def load_train_config(path: str | Path | None = None, overrides: list[str] | Non
     data = read_config_file(path) if path else {}
     data = apply_overrides(data, overrides or [])
     return from_dict(TrainConfig, data)
-
-
-# ============ validation: every number in range, with one line naming the key ============
-
-DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
-STAGES = ("pretrain", "meta")
-POLARITIES = ("auto", "dark_ink", "light_ink")
-# Conv-4 halves the image four times; below 16 pixels a pooling layer gets an empty input.
-MIN_IMAGE_SIZE = 16
-
-
-def check_device(device: str, key: str = "device") -> str:
-    """`device` if it names a device this library runs on, else a ParamembedError naming the choices."""
-    if not isinstance(device, str) or not DEVICE_PATTERN.fullmatch(device):
-        raise ParamembedError(f"{key} should be auto, cpu, cuda, cuda:N or mps, got {device!r}")
-    return device
-
-
-def _at_least(value: float, low: float, key: str) -> None:
-    # `not value >= low` is also true for NaN, which would otherwise pass every comparison.
-    if not (math.isfinite(value) and value >= low):
-        raise ParamembedError(f"{key} must be at least {low}, got {value}")
-
-
-def _positive(value: float, key: str) -> None:
-    if not (math.isfinite(value) and value > 0):
-        raise ParamembedError(f"{key} must be a positive number, got {value}")
-
-
-def _between(value: float, low: float, high: float, key: str) -> None:
-    if not (math.isfinite(value) and low <= value <= high):
-        raise ParamembedError(f"{key} must be between {low} and {high}, got {value}")
-
-
-def _range_list(values: list[int], low: int, key: str) -> None:
-    if len(values) not in (1, 2):
-        raise ParamembedError(f"{key} should be [n] or [low, high], got {values}")
-    for v in values:
-        _at_least(v, low, key)
-    if len(values) == 2 and values[0] > values[1]:
-        raise ParamembedError(f"{key} should be [low, high] with low <= high, got {values}")
-
-
-def _check_writable(out_dir: str) -> None:
-    """Refuse an out_dir that cannot be created, before any data is read or model built."""
-    if not out_dir:
-        raise ParamembedError("out_dir must not be empty")
-    path = Path(out_dir).expanduser().absolute()
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    if not existing.is_dir():
-        raise ParamembedError(f"out_dir {out_dir!r}: {existing} is a file, not a folder")
-    # A real probe: os.access says yes to root everywhere, yet /proc or a read-only mount refuse a mkdir.
-    try:
-        probe = tempfile.mkdtemp(prefix=".paramembed-probe-", dir=existing)
-    except OSError as err:
-        raise ParamembedError(f"out_dir {out_dir!r}: cannot create folders in {existing} ({err.strerror})") from None
-    os.rmdir(probe)
-
-
-def validate_model_config(model: ModelConfig, where: str = "model") -> None:
-    m = model
-    for key in ("width", "embedding_dim", "hidden_dim"):
-        _at_least(getattr(m, key), 1, f"{where}.{key}")
-    for key in ("latent_steps", "maml_steps"):
-        _at_least(getattr(m, key), 0, f"{where}.{key}")
-    for key in ("latent_lr", "maml_lr"):
-        _positive(getattr(m, key), f"{where}.{key}")
-    if m.input.channels not in (1, 3):
-        raise ParamembedError(f"{where}.input.channels must be 1 (glyphs) or 3 (photos), got {m.input.channels}")
-    _at_least(m.input.image_size, MIN_IMAGE_SIZE, f"{where}.input.image_size")
-    if m.input.polarity not in POLARITIES:
-        raise ParamembedError(f"{where}.input.polarity should be one of {', '.join(POLARITIES)}, got {m.input.polarity!r}")
-    _between(m.input.margin, 0, m.input.image_size // 2 - 1, f"{where}.input.margin")
-
-
-RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # one plain folder name: `<root>/<name>` stays in the root
-
-
-def check_run_name(name: str) -> str:
-    """`name` when it is a safe run folder name, else one ParamembedError line."""
-    if not isinstance(name, str) or not RUN_NAME.fullmatch(name):
-        raise ParamembedError(
-            f"run name {name!r} should be 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit"
-        )
-    return name
-
-
-def validate_train_config(config: TrainConfig) -> None:
-    """Raise a one-line ParamembedError for the first setting out of range; None when all are fine.
-
-    Everything that would otherwise surface as a traceback deep in training, a NaN in
-    metrics.jsonl or a silently odd run is refused here, before any data is read.
-    """
-    c = config
-    check_run_name(c.name)
-    if c.stage not in STAGES:
-        raise ParamembedError(f"stage should be 'pretrain' or 'meta', got {c.stage!r}")
-    validate_model_config(c.model)
-    if not c.data:
-        raise ParamembedError("data must not be empty: 'procedural', 'procedural-photo' or a folder / .tar.gz")
-    _between(c.mix_weight, 0.0, 1.0, "mix_weight")
-    if c.mix_weight > 0 and not c.mix_data:
-        raise ParamembedError(f"mix_weight is {c.mix_weight} but mix_data names no second source")
-    from paramembed.data.augment import AUGMENTATIONS  # imported here: it pulls in torch
-
-    if c.augment not in AUGMENTATIONS:
-        raise ParamembedError(f"unknown augment {c.augment!r}; known: {', '.join(AUGMENTATIONS)}")
-    _at_least(c.backbone_lr_scale, 0.0, "backbone_lr_scale")
-    _at_least(c.batch_size, 1, "batch_size")
-    _positive(c.epochs, "epochs")
-    _range_list(c.ways, 2, "ways")
-    _range_list(c.shots, 1, "shots")
-    _at_least(c.queries, 1, "queries")
-    _at_least(c.tasks_per_batch, 1, "tasks_per_batch")
-    _between(c.within_alphabet, 0.0, 1.0, "within_alphabet")
-    _at_least(c.episodes, 1, "episodes")
-    _positive(c.lr, "lr")
-    _at_least(c.weight_decay, 0.0, "weight_decay")
-    _at_least(c.warmup_episodes, 0, "warmup_episodes")
-    _at_least(c.val_every, 0, "val_every")
-    # One validation episode has no spread: its 95% interval would be written as NaN.
-    _at_least(c.val_episodes, 2, "val_episodes")
-    _at_least(c.val_ways, 2, "val_ways")
-    _at_least(c.val_shots, 1, "val_shots")
-    _at_least(c.checkpoint_every, 0, "checkpoint_every")
-    _at_least(c.seed, 0, "seed")
-    check_device(c.device)
-    _at_least(c.num_workers, 0, "num_workers")
-    _check_writable(c.out_dir)

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+METRICS = "metrics.jsonl"  # the file's name in every run folder
+
 
 def append_metrics(path: Path, record: dict) -> None:
     with path.open("a") as f:

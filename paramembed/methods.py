@@ -17,11 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
-from paramembed.config import ModelConfig
 from paramembed.errors import ParamembedError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # only types: paramembed.config's checks read this table
     from torch import nn
+
+    from paramembed.config import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,9 @@ GENERATORS: tuple[str, ...] = tuple(n for n, m in METHODS.items() if m.kind == "
 ANY_BACKBONE: tuple[str, ...] = tuple(n for n, m in METHODS.items() if m.any_backbone)
 
 
-def method_help() -> str:
-    """Every method and its summary on one line: the help text of the CLI's and the app's pickers."""
-    return "; ".join(f"{m.name}: {m.summary}" for m in METHODS.values())
+def method_help(names: tuple[str, ...] = METHOD_NAMES) -> str:
+    """Each named method and its summary on one line: the help text of the CLI's and the app's pickers."""
+    return "; ".join(f"{name}: {METHODS[name].summary}" for name in names)
 
 
 def get_method(name: str) -> Method:

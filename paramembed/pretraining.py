@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from paramembed.checkpoint import clear_checkpoint, read_checkpoint, save_checkpoint
+from paramembed.checkpoint import resume_or_start, save_checkpoint
 from paramembed.config import TrainConfig, to_dict, validate_train_config
 from paramembed.data.augment import augment
 from paramembed.data.episodes import TaskSampler
@@ -29,11 +29,10 @@ from paramembed.device import pick_device
 from paramembed.errors import ParamembedError
 from paramembed.data.sources import training_data
 from paramembed.evaluation import evaluate
-from paramembed.logs import append_metrics, truncate_metrics
+from paramembed.logs import METRICS, append_metrics
 from paramembed.models.fewshot import FewShotModel
 from paramembed.runs import run_folder
 
-METRICS = "metrics.jsonl"
 LOG_EVERY = 20
 # Initial norm of the head's rows. Small rows turn the same SGD step into a larger change of
 # direction: with thousands of classes each row is seen a few times per epoch, and unit rows
@@ -108,20 +107,10 @@ def pretrain(config: TrainConfig, resume: bool = True, progress: bool = True) ->
                                  {"params": no_decay, "weight_decay": 0.0}], lr=config.lr, momentum=0.9, nesterov=True)
 
     # ============ resume ============
-    step = 0
-    saved = read_checkpoint(run_dir) if resume else None  # weights, config and state of one step, or None
+    saved = resume_or_start(run_dir, model, optimiser, resume)
+    step = saved.step if saved else 0
     if saved is not None:
-        if saved.config != config.model:
-            raise ParamembedError(f"{run_dir} holds a run of another model config; use --fresh or another --name")
-        model.load_state_dict(saved.weights)
         head.data.copy_(saved.state["head"])
-        optimiser.load_state_dict(saved.state["optimiser"])
-        step = saved.step
-        truncate_metrics(run_dir / METRICS, step)  # lines logged after the checkpoint would repeat
-    else:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        clear_checkpoint(run_dir)
-        (run_dir / METRICS).unlink(missing_ok=True)
 
     def checkpoint(final: bool = False) -> None:
         extra = {"train": to_dict(config), "step": step, "epochs": step / steps_per_epoch, "finished": final,

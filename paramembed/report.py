@@ -27,6 +27,7 @@ from paramembed.zoo import list_models, load_model
 from paramembed.config import read_config_file
 from paramembed.errors import ParamembedError
 from paramembed.evaluation import FeatureBank, evaluate
+from paramembed.methods import get_method
 from paramembed.models.fewshot import FewShotModel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,7 +122,7 @@ def run_report(models: list[str], episodes: int, slow_episodes: int, seed: int =
         benchmarks = PHOTO_BENCHMARKS if model.config.input.channels == 3 else GLYPH_BENCHMARKS
         datasets, banks = {}, {}
         for label, row_model, method in rows_for(name, model):
-            slow = (method or row_model.method) in ("maml", "finetune")
+            slow = get_method(method or row_model.method).kind == "gradient"  # steps per task: fewer episodes
             n = slow_episodes if slow else episodes
             for bench in benchmarks:
                 if bench.data != "procedural" and not Path(bench.data).exists():

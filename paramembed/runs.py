@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paramembed.checkpoint import ASSETS, CONFIG, WEIGHTS
-from paramembed.config import ModelConfig, TrainConfig, check_run_name
+from paramembed.config import ModelConfig, TrainConfig, check_run_name, validate_train_config
 from paramembed.errors import ParamembedError
+from paramembed.logs import METRICS
 from paramembed.methods import TRAINABLE
 
 # The files of a run folder.
-METRICS = "metrics.jsonl"
 PID_FILE = "train.pid"
 LOG_FILE = "train.log"
 CONFIG_FILE = "train.yaml"
@@ -99,8 +99,6 @@ def make_config(
 
     `max_episodes` is the server's cap on one run (`Serving.max_train_episodes`).
     """
-    from paramembed.training import check_config
-
     name = check_name(name)
     if method not in TRAINABLE:
         raise ParamembedError(f"unknown method {method!r}; known: {', '.join(TRAINABLE)}")
@@ -108,8 +106,6 @@ def make_config(
         raise ParamembedError(f"backbone width should be 4-256 channels, got {width}")
     ways_lo, ways_hi = sorted(int(w) for w in ways)
     shots_lo, shots_hi = sorted(int(s) for s in shots)
-    if episodes < 1:
-        raise ParamembedError(f"episodes must be at least 1, got {episodes}")
     if max_episodes is not None and episodes > max_episodes:
         raise ParamembedError(f"{episodes} episodes is over this server's limit of {max_episodes} per run "
                               "(an admin sets it with PARAMEMBED_MAX_EPISODES)")
@@ -130,7 +126,7 @@ def make_config(
         checkpoint_every=int(val_every if val_every is not None else max(tasks_per_batch, episodes // 5)),
         out_dir=str(runs_root(root).resolve()),
     )
-    check_config(config)
+    validate_train_config(config)
     return config
 
 

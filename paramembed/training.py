@@ -24,21 +24,19 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, IterableDataset
 from tqdm import tqdm
 
-from paramembed.checkpoint import clear_checkpoint, has_checkpoint, read_checkpoint, read_model_config, save_checkpoint
+from paramembed.checkpoint import has_checkpoint, read_model_config, resume_or_start, save_checkpoint
 from paramembed.config import TrainConfig, to_dict, validate_train_config
-from paramembed.data.augment import AUGMENTATIONS, augment
+from paramembed.data.augment import augment
 from paramembed.data.episodes import TaskBatch, TaskSampler
 from paramembed.data.sources import task_sampler, training_data
-from paramembed.logs import append_metrics, truncate_metrics
+from paramembed.logs import METRICS, append_metrics
 from paramembed.device import pick_device
 from paramembed.errors import ParamembedError
 from paramembed.evaluation import evaluate
-from paramembed.methods import TRAINABLE
 from paramembed.models.fewshot import FewShotModel
 from paramembed.run_metrics import write_progress
 from paramembed.runs import run_folder
 
-METRICS = "metrics.jsonl"
 LOG_EVERY = 10  # optimiser steps between training-metric lines
 
 
@@ -134,23 +132,6 @@ def augment_batch(batch: TaskBatch, kind: str) -> TaskBatch:
     return TaskBatch(support, batch.support_labels, query, batch.query_labels, batch.ways, batch.shots)
 
 
-def check_config(config: TrainConfig) -> None:
-    validate_train_config(config)
-    c = config
-    if len(c.ways) not in (1, 2) or len(c.shots) not in (1, 2):
-        raise ParamembedError("ways and shots are [n] or [low, high]")
-    if min(c.ways) < 2:
-        raise ParamembedError(f"ways must be at least 2, got {c.ways}")
-    if min(c.shots) < 1 or c.queries < 1 or c.tasks_per_batch < 1 or c.episodes < 1:
-        raise ParamembedError("shots, queries, tasks_per_batch and episodes must be at least 1")
-    if c.model.generator not in TRAINABLE:
-        raise ParamembedError(f"unknown generator {c.model.generator!r}; known: {', '.join(TRAINABLE)}")
-    if c.augment not in AUGMENTATIONS:
-        raise ParamembedError(f"unknown augment {c.augment!r}; known: {', '.join(AUGMENTATIONS)}")
-    if not 0.0 <= c.mix_weight <= 1.0:
-        raise ParamembedError(f"mix_weight must be in [0, 1], got {c.mix_weight}")
-
-
 def _distributed(device: torch.device) -> tuple[int, int]:
     """(rank, world size) under torchrun, (0, 1) otherwise; NCCL for CUDA ranks, Gloo for CPU ones."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -161,7 +142,7 @@ def _distributed(device: torch.device) -> tuple[int, int]:
 
 def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
     """Meta-train `config` and return the run folder (`config.out_dir/config.name`)."""
-    check_config(config)
+    validate_train_config(config)
     # ============ distributed setup and device ============
     device = pick_device(config.device)
     rank, world = _distributed(device)
@@ -195,21 +176,10 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
     use_amp = config.amp and device.type == "cuda"
 
     # ============ resume ============
-    step = 0
-    saved = read_checkpoint(run_dir) if resume else None  # weights, config and state of one step, or None
+    saved = resume_or_start(run_dir, model, optimiser, resume, write=is_main)
+    step = saved.step if saved else 0
     if saved is not None:
-        if saved.config != config.model:
-            raise ParamembedError(f"{run_dir} holds a run of another model config; use --fresh or another --name")
-        model.load_state_dict(saved.weights)
-        optimiser.load_state_dict(saved.state["optimiser"])
-        step = saved.step
         torch.set_rng_state(saved.state["torch_rng"])
-        if is_main:
-            truncate_metrics(run_dir / METRICS, step)  # lines logged after the checkpoint would repeat
-    elif is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        clear_checkpoint(run_dir)
-        (run_dir / METRICS).unlink(missing_ok=True)
     per_step = config.tasks_per_batch * world
     total_steps = math.ceil(config.episodes / per_step)
 

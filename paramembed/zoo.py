@@ -28,7 +28,6 @@ from paramembed.checkpoint import ASSETS, CONFIG, WEIGHTS, read_model_config, re
 from paramembed.config import ModelConfig
 from paramembed.device import pick_device
 from paramembed.errors import ParamembedError
-from paramembed.methods import TRAINABLE
 from paramembed.models.fewshot import FewShotModel
 from paramembed.models.pretrained import PretrainedUnavailable, load_imagenet_weights, pretrained_config
 from paramembed.runs import runs_root
@@ -188,9 +187,7 @@ def weights_mismatch(config: ModelConfig, shapes: dict[str, tuple[int, ...]]) ->
 # ============ loading ============
 def load_folder(folder: Path, device: str | torch.device = "auto") -> FewShotModel:
     """The model in `folder`, its config checked against its weights first, in eval mode."""
-    config, _ = read_model_config(folder)
-    if config.generator not in TRAINABLE:
-        raise ParamembedError(f"{folder / CONFIG}: unknown generator {config.generator!r}; known: {', '.join(TRAINABLE)}")
+    config, _ = read_model_config(folder)  # refuses a generator no model is trained with
     problem = weights_mismatch(config, read_weight_shapes(folder))
     if problem:
         raise ParamembedError(f"{folder}: {problem}")

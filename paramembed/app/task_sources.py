@@ -278,11 +278,19 @@ def upload_section() -> None:
     query_list()
 
 
-def draw_section() -> None:
-    class_editor("Draw")
+def _class_editor_then_draft(source: str, verb: str) -> TaskDraft | None:
+    """The class editor for `source`, then the draft when it has a class to add to (else a hint and None)."""
+    class_editor(source)
     d = draft()
     if not d.classes:
-        st.info("Add a class first, then draw its examples here.")
+        st.info(f"Add a class first, then {verb} its examples here.")
+        return None
+    return d
+
+
+def draw_section() -> None:
+    d = _class_editor_then_draft("Draw", "draw")
+    if d is None:
         return
     try:
         from streamlit_drawable_canvas import st_canvas
@@ -315,10 +323,8 @@ def draw_section() -> None:
 
 
 def camera_section() -> None:
-    class_editor("Camera")
-    d = draft()
-    if not d.classes:
-        st.info("Add a class first, then photograph its examples here.")
+    d = _class_editor_then_draft("Camera", "photograph")
+    if d is None:
         return
     st.selectbox("Photos go to", targets(d), format_func=target_label, key="camera_target",
                  help="every photo you take is added here at once; switch to photograph the next class")

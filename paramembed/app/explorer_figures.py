@@ -1,0 +1,83 @@
+"""The explorer's figures: projected classes (dimmed and tinted by the search) and their drift with shots.
+
+Plotly only, no Streamlit: `pages/explorer.py` decides what is shown, these build how it looks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.express as px
+import plotly.graph_objects as go
+
+from paramembed import projection as P
+from paramembed.embeddings import ClassEmbeddings
+
+DIM = 0.15  # opacity of points that do not match the search
+
+
+def hex_rgb(colour: str) -> tuple[int, int, int] | None:
+    """"#rrggbb" -> (r, g, b); None for any other colour form (the thumbnail is then left untinted)."""
+    if isinstance(colour, str) and colour.startswith("#") and len(colour) == 7:
+        return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return None
+
+
+def class_scatter(emb: ClassEmbeddings, rows: np.ndarray, xy: np.ndarray, colour: str, matches: np.ndarray,
+                  thumbnails: bool) -> go.Figure:
+    """One point per row of `emb` at `xy` (len(rows), 2 or 3), coloured by the column `colour`.
+
+    Points outside `matches` are dimmed (2D) and drawn smaller; with `thumbnails` (2D only) each
+    point carries its class's first support drawing, tinted with the point's colour. Every point's
+    `customdata` is its row, which is what a selection event returns.
+    """
+    dims = xy.shape[1]
+    bright = matches if matches.any() else np.ones(len(rows), dtype=bool)
+    frame = {"x": xy[:, 0], "y": xy[:, 1], "row": rows, "class": emb.names[rows], "alphabet": emb.alphabets[rows],
+             "shots": emb.shots[rows].astype(str)}
+    if dims == 3:
+        frame["z"] = xy[:, 2]
+    # Explicit colours: Streamlit's default template holds placeholders that only its theme resolves,
+    # and the drawings on the plot are tinted with their points' colours.
+    common = dict(color=colour, hover_name="class", custom_data=["row"], height=620, template="plotly_white",
+                  color_discrete_sequence=px.colors.qualitative.Plotly,
+                  hover_data={"alphabet": True, "shots": True, "x": False, "y": False, "row": False})
+    if dims == 3:
+        common["hover_data"]["z"] = False
+        fig = px.scatter_3d(frame, x="x", y="y", z="z", **common)
+    else:
+        fig = px.scatter(frame, x="x", y="y", **common)
+    position = {int(r): i for i, r in enumerate(rows)}
+    point_colour = [None] * len(rows)
+    for trace in fig.data:  # px splits points into one trace per colour: dim each trace's non-matches
+        at = [position[int(c[0])] for c in trace.customdata]
+        for i in at:
+            point_colour[i] = trace.marker.color
+        if dims == 2:
+            trace.marker.opacity = [1.0 if bright[i] else DIM for i in at]
+        # 3D markers take one opacity per trace, so there the matches stand out by size alone.
+        trace.marker.size = [(11 if matches[i] else 7) if dims == 2 else (7 if matches[i] else 3) for i in at]
+    if thumbnails and dims == 2:
+        uris = [P.thumbnail_uri(emb.drawing(int(emb.class_index[r]), 0), hex_rgb(point_colour[i])) for i, r in enumerate(rows)]
+        fig.update_layout(images=P.thumbnail_layout(xy, uris, size=0.045, opacity=np.where(bright, 1.0, DIM)))
+    # No dragmode here: with lasso or box as the starting tool, Streamlit makes clicks plain events
+    # that select nothing. Left unset, it starts in pan mode with click-to-select on.
+    fig.update_layout(showlegend=colour != "class" and len(set(frame[colour])) <= 40, legend_title_text=colour,
+                      margin=dict(l=0, r=0, t=30, b=0))
+    return fig
+
+
+def drift_figure(emb: ClassEmbeddings, drift: dict[int, np.ndarray], space: str, selected: list[int]) -> go.Figure:
+    """The 10-90% band and median of every class's drift over shot counts, plus one line per selected row."""
+    ks = list(drift)
+    q = np.array([np.percentile(drift[k], [10, 50, 90]) for k in ks])  # (shot counts, 3)
+    fig = go.Figure([
+        go.Scatter(x=ks + ks[::-1], y=list(q[:, 2]) + list(q[::-1, 0]), fill="toself", line_width=0,
+                   fillcolor="rgba(99,110,250,0.2)", name="10-90% of classes", hoverinfo="skip"),
+        go.Scatter(x=ks, y=q[:, 1], mode="lines+markers", name="median class"),
+    ])
+    for r in selected:
+        ci = int(emb.class_index[r])
+        fig.add_trace(go.Scatter(x=ks, y=[drift[k][ci] for k in ks], mode="lines+markers", name=str(emb.names[r])))
+    fig.update_layout(xaxis_title="shots", yaxis_title=f"cosine to the {ks[-1]}-shot {space}", height=340,
+                      xaxis_type="log", xaxis_tickvals=ks, margin=dict(t=20))
+    return fig

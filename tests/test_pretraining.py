@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from test_sources import make_alphabets
+from small_datasets import make_alphabets
 from paramembed.config import TrainConfig
 from paramembed.errors import ParamembedError
 from paramembed.pretraining import pretrain, rotate_by

@@ -7,6 +7,7 @@ import zipfile
 
 import pytest
 
+from small_datasets import image_folder_zip
 import paramembed.run_processes as P
 import paramembed.runs as R
 from paramembed.data.archives import ArchiveLimits
@@ -102,8 +103,6 @@ def test_an_upload_bomb_is_refused_while_unpacking_and_leaves_nothing(tmp_path, 
 
 def test_a_refused_upload_run_removes_its_unpacked_data(tmp_path, sleeper):
     # A readable dataset that is too small for the settings: the start is refused after unpacking.
-    from tests.test_app_train import image_folder_zip
-
     with pytest.raises(ParamembedError, match="dataset too small"):
         P.start_run(config("small", tmp_path), tmp_path, owner="me", upload=image_folder_zip(6, 3))
     assert not (tmp_path / "small").exists()

@@ -23,10 +23,9 @@ from pathlib import Path
 
 import pytest
 
+from e2e_support import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, FALLBACK_MODEL, ROOT, STEP_TIMEOUT_MS, VIEWPORT, AppPage, chromium_missing, model_env
 from paramembed.checkpoint import ASSETS, CONFIG, WEIGHTS
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the test modules import e2e_support too
-from e2e_support import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, FALLBACK_MODEL, ROOT, STEP_TIMEOUT_MS, VIEWPORT, AppPage, chromium_missing, model_env  # noqa: E402
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from paramembed import ModelConfig, build_model, save_model
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "explorer.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "explorer.py")
 
 
 @pytest.fixture()

@@ -15,7 +15,7 @@ from PIL import Image
 
 from paramembed.checkpoint import ASSETS
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "playground.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "playground.py")
 FALLBACK = Path(os.environ.get("PARAMEMBED_TEST_MODEL", "/tmp/runs/smoke"))
 
 

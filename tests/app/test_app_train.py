@@ -1,24 +1,21 @@
 """AppTest for the train page: the form, its error messages, and a tiny run started from the page."""
 
-import io
 import json
 import os
 import sys
 import time
-import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from small_datasets import image_folder_zip
 import paramembed.run_metrics as M
 import paramembed.run_processes as P
 import paramembed.runs as R
 from paramembed.methods import TRAINABLE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "train.py")
 
 
@@ -73,18 +70,6 @@ def test_existing_name_is_refused(root):
     tiny_form(at, "taken")
     submit(at)
     assert at.error and "already exists" in at.error[0].value
-
-
-def image_folder_zip(classes: int, images: int) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for c in range(classes):
-            for i in range(images):
-                img = Image.fromarray((np.random.default_rng(c * 100 + i).random((28, 28)) * 255).astype(np.uint8))
-                png = io.BytesIO()
-                img.save(png, format="PNG")
-                zf.writestr(f"class{c}/img{i}.png", png.getvalue())
-    return buffer.getvalue()
 
 
 def test_too_small_zip_is_refused_and_leaves_nothing(root, tmp_path):

@@ -5,25 +5,13 @@ import pytest
 import torch
 from PIL import Image
 
+from small_datasets import make_alphabets
 from paramembed.config import InputSpec, TrainConfig
 from paramembed.data.augment import augment
 from paramembed.data.episodes import MixtureSampler, TaskSampler
 from paramembed.data.registry import get_dataset
 from paramembed.data.sources import task_sampler, training_data
 from paramembed.errors import ParamembedError
-
-
-def make_alphabets(root, alphabets=3, characters=4, drawings=8):
-    """Omniglot layout: root/<alphabet>/<character>/<n>.png, each character a distinct bar."""
-    for a in range(alphabets):
-        for c in range(characters):
-            folder = root / f"alphabet{a}" / f"char{c}"
-            folder.mkdir(parents=True)
-            for d in range(drawings):
-                arr = np.full((24, 24), 255, np.uint8)
-                arr[2 + 4 * c : 5 + 4 * c, 2 + a + d % 3 : 14 + a] = 0
-                Image.fromarray(arr).save(folder / f"{d}.png")
-    return root
 
 
 def all_classes(ds):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit import config as st_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_recipe(target: str) -> str:

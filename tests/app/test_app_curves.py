@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 import paramembed.runs as R
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "curves.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "curves.py")
 
 
 def write_config(folder: Path, stage: str, data: str, holdout: list[str], batch_size: int = 256) -> None:

@@ -66,6 +66,33 @@ def rotate_by(images: torch.Tensor, quarter_turns: torch.Tensor) -> torch.Tensor
     return out
 
 
+def pretraining_batch(images: torch.Tensor, labels: torch.Tensor, picked: torch.Tensor, turns: int,
+                      augment_kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """One batch from the in-memory set: images (N, C, S, S) uint8, labels (N,), picked (B,) indices
+    into the N x `turns` rotated samples -> (x (B, C, S, S) float in channels-last, y (B,) class ids)."""
+    index, turn = picked % len(images), picked // len(images)
+    x = images[index].float().div_(255.0)
+    if turns > 1:
+        x = rotate_by(x, turn)
+    x = augment(x, augment_kind).contiguous(memory_format=torch.channels_last)
+    return x, labels[index] * turns + turn
+
+
+def pretraining_step(model: FewShotModel, head: torch.Tensor, optimiser: torch.optim.Optimizer,
+                     x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One SGD step of the cosine classifier: x (B, C, S, S), y (B,) -> (loss, logits (B, classes)).
+
+    Shared with the benchmark so that it times exactly this step.
+    """
+    feats = model.features(x)  # (B, D)
+    logits = model.scale * F.normalize(feats, dim=-1) @ F.normalize(head, dim=-1).T
+    loss = F.cross_entropy(logits, y)
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+    return loss, logits
+
+
 def step_lr(config: TrainConfig, step: int, total: int) -> float:
     """Linear warm-up over the first 2% of steps, then cosine to zero."""
     warmup = max(1, total // 50)
@@ -139,22 +166,12 @@ def pretrain(config: TrainConfig, resume: bool = True, progress: bool = True) ->
             g = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
             order = (epoch, torch.randperm(samples, generator=g))
         picked = order[1][offset : offset + config.batch_size].to(device)
-        index, turn = picked % len(images), picked // len(images)
-        x = images[index].float().div_(255.0)
-        if turns > 1:
-            x = rotate_by(x, turn)
-        x = augment(x, config.augment).contiguous(memory_format=torch.channels_last)
-        y = labels[index] * turns + turn
+        x, y = pretraining_batch(images, labels, picked, turns, config.augment)
         window["wait"] += time.perf_counter() - wait
         lr = step_lr(config, step, total_steps)
         for group in optimiser.param_groups:
             group["lr"] = lr
-        feats = model.features(x)
-        logits = model.scale * F.normalize(feats, dim=-1) @ F.normalize(head, dim=-1).T
-        loss = F.cross_entropy(logits, y)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
+        loss, logits = pretraining_step(model, head, optimiser, x, y)
         step += 1
         bar.update(1)
         window["loss"] += loss.item()

@@ -62,6 +62,16 @@ def format_training(t: dict) -> list[str]:
     return lines
 
 
+def format_pretraining(pipelines: dict) -> list[str]:
+    lines = ["PRE-TRAINING  the real-data pipeline (batch built in memory: index, rotate, augment; cosine head; SGD)"]
+    for name, t in pipelines.items():
+        lines.append(f"  {name:<22} batch {t['batch_size']}, {t['classes']:,} classes, {t['augment']} augmentation: "
+                     f"{t['images_per_s']:,.0f} images/s; {t['flops_per_image'] / 1e6:,.1f} MFLOP/image -> bound "
+                     f"{t['bound_images_per_s']:,.0f} images/s, reached {100 * t['fraction_of_bound']:.0f}% (target 50%); "
+                     f"building the batch {100 * t['data_fraction']:.0f}% of the step")
+    return lines
+
+
 def format_data(d: dict) -> list[str]:
     return ["DATA",
             f"  glyph rendering {d['image_size']}x{d['image_size']}, one core, no cache: {d['render_images_per_s_one_core']:,.0f} images/s "
@@ -110,7 +120,7 @@ def format_report(r: dict) -> str:
     lines = format_header(r)
     if "adaptation" in r:
         lines += ["", *format_adaptation(r["adaptation"], r["tasks"], r["queries"])]
-    for section, formatter in (("batched", format_batched), ("training", format_training), ("data", format_data), ("app", format_app)):
+    for section, formatter in (("batched", format_batched), ("training", format_training), ("pretraining", format_pretraining), ("data", format_data), ("app", format_app)):
         if section in r:
             lines += ["", *formatter(r[section])]
     lines += ["", f"bench took {r['bench_seconds']:.0f} s"]

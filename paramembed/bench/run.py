@@ -10,6 +10,7 @@ from paramembed.bench.app import app_section
 from paramembed.bench.cli import SECTIONS
 from paramembed.bench.data import data_section
 from paramembed.bench.machine import machine_section
+from paramembed.bench.pretraining import pretraining_section
 from paramembed.bench.training import training_section
 from paramembed.device import pick_device
 
@@ -37,6 +38,9 @@ def run_bench(tasks: int = 100, queries: int = 10, quick: bool = False, device: 
     if "training" in sections:
         log("meta-training: step throughput, FLOPs, the real loop")
         report["training"] = training_section(report["machine"], dev, quick)
+    if "pretraining" in sections:
+        log("pre-training: the real-data pipeline's step and its data share")
+        report["pretraining"] = pretraining_section(report["machine"], dev, quick)
     if "data" in sections:
         log("data: rendering")
         report["data"] = data_section(quick)

@@ -57,10 +57,9 @@ def training_section(machine: dict, device: torch.device, quick: bool) -> dict:
     images = batch.support.shape[0] * (batch.support.shape[1] + batch.query.shape[1])
     per_image = flops_per_image(FewShotModel(config.model).to(device).train(), batch)
 
-    model = FewShotModel(config.model).to(device).train()
+    model = FewShotModel(config.model).to(device).to(memory_format=torch.channels_last).train()  # as train() does
     use_amp = device.type == "cuda"
     if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
         torch.cuda.reset_peak_memory_stats(device)
     optimiser = make_optimiser(model, config)
     steps_per_s = rate(lambda: training_step(model, model, optimiser, batch, use_amp), device, 1.0 if quick else 8.0)

@@ -19,6 +19,7 @@ import streamlit as st
 from paramembed import embeddings as E
 from paramembed import projection as P
 from paramembed.app import explorer_figures as F
+from paramembed.data.cache import LRU
 from paramembed.errors import ParamembedError
 from paramembed.explorer_sources import MAX_UPLOAD_BYTES, procedural_source, server_source, store_upload
 from paramembed.serving import serving_from_env
@@ -42,22 +43,20 @@ MAX_CACHED = 12
 
 
 @st.cache_resource
-def _store() -> tuple[dict, threading.Lock]:
+def _store() -> tuple[LRU, threading.Lock]:
     """Process-wide results (feature banks, embeddings, projections) keyed by everything that made them."""
-    return {}, threading.Lock()
+    return LRU(MAX_CACHED), threading.Lock()
 
 
 def cached(key: tuple, compute):
     store, lock = _store()
     with lock:
         if key in store:
+            store.move_to_end(key)
             return store[key]
-    value = compute()
+    value = compute()  # outside the lock: other sessions' hits need not wait for this work
     with lock:
-        store[key] = value
-        while len(store) > MAX_CACHED:
-            store.pop(next(iter(store)))
-    return value
+        return store.get_or_make(key, lambda: value)
 
 
 @st.cache_resource(show_spinner="Opening the dataset (once per process)...")
@@ -204,8 +203,7 @@ def explore() -> None:
                          help="; ".join(f"{k}: {v}" for k, v in SPACES.items()))
     method = c2.selectbox("Projection", P.available_projections(), key="explorer_projection",
                           format_func=P.PROJECTION_LABELS.get,
-                          help="PCA is instant; t-SNE separates clusters better and takes a few seconds; UMAP is offered "
-                               "when umap-learn is installed (its first projection in a process compiles for ~25 s)")
+                          help="PCA is instant; t-SNE separates clusters better and takes a few seconds")
     dims = c3.radio("Dimensions", (2, 3), horizontal=True, key="explorer_dims", format_func=lambda d: f"{d}D")
     shown = c4.selectbox("Shots shown", ["all"] + list(shots_list), index=len(shots_list), key="explorer_shown")
     colour = c5.selectbox("Colour by", ("alphabet", "class", "shots"), key="explorer_colour")

@@ -12,20 +12,21 @@ from cached vectors alone:
 from __future__ import annotations
 
 import base64
-import importlib.util
 import io
 
 import numpy as np
 
 from paramembed.errors import ParamembedError
 
-PROJECTIONS = ("pca", "tsne", "umap")
-PROJECTION_LABELS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
+# UMAP is left out on purpose: umap-learn pulls in numba, and its first projection in a process
+# compiles for ~25 s, five times the explorer's whole first-open budget.
+PROJECTIONS = ("pca", "tsne")
+PROJECTION_LABELS = {"pca": "PCA", "tsne": "t-SNE"}
 
 
 def available_projections() -> list[str]:
-    """PCA and t-SNE always (numpy, scikit-learn); UMAP when `umap-learn` is installed."""
-    return ["pca", "tsne"] + (["umap"] if importlib.util.find_spec("umap") is not None else [])
+    """PCA (numpy) and t-SNE (scikit-learn)."""
+    return list(PROJECTIONS)
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
@@ -35,7 +36,7 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 def project(vectors: np.ndarray, method: str = "pca", dims: int = 2, seed: int = 0) -> np.ndarray:
-    """(N, dim) -> (N, dims) with PCA, t-SNE or UMAP, on unit-length rows."""
+    """(N, dim) -> (N, dims) with PCA or t-SNE, on unit-length rows."""
     if method not in PROJECTIONS:
         raise ValueError(f"unknown projection {method!r}; known: {', '.join(PROJECTIONS)}")
     if dims not in (2, 3):
@@ -79,12 +80,6 @@ def _fit(x: np.ndarray, method: str, dims: int, seed: int) -> np.ndarray:
         perplexity = float(min(30.0, max(2.0, (n - 1) / 3)))
         tsne = TSNE(n_components=dims, perplexity=perplexity, init="pca", random_state=seed, metric="cosine")
         return tsne.fit_transform(x).astype(np.float32)
-    if importlib.util.find_spec("umap") is None:
-        raise ParamembedError("UMAP needs the umap-learn package (pip install umap-learn); PCA and t-SNE work without it")
-    import umap
-
-    reducer = umap.UMAP(n_components=dims, n_neighbors=min(15, n - 1), metric="cosine", random_state=seed)
-    return reducer.fit_transform(x).astype(np.float32)
 
 
 def cosine_matrix(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:

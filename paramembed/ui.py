@@ -14,6 +14,7 @@ import threading
 
 import streamlit as st
 
+from paramembed.data.cache import LRU
 from paramembed.errors import ParamembedError
 from paramembed.methods import ANY_BACKBONE, METHOD_NAMES, get_method, method_help
 from paramembed.zoo import FAMILY_CHANNELS, MODELS_ENV, PRETRAINED, ModelEntry, find_models, load_model, load_photo_model  # noqa: F401 (pages use ui.PRETRAINED)
@@ -151,12 +152,5 @@ def memo(name: str, key, compute, max_entries: int = 16):
     For results that hold tensors (adapted classifiers, preprocessed tasks): st.cache_data would
     pickle them on every hit, and they belong to one session's task anyway.
     """
-    store = st.session_state.setdefault(f"_memo_{name}", {})
-    if key in store:
-        store[key] = store.pop(key)  # most recently used goes last
-        return store[key]
-    value = compute()
-    store[key] = value
-    while len(store) > max_entries:
-        store.pop(next(iter(store)))
-    return value
+    store = st.session_state.setdefault(f"_memo_{name}", LRU(max_entries))
+    return store.get_or_make(key, compute)

@@ -17,6 +17,7 @@ def test_clicking_a_point_selects_it(app):
     app.wait_text("Nothing selected yet.")
     chart = app.page.locator(".st-key-explorer_chart .js-plotly-plot").first
     points = chart.locator(".scatterlayer .point")
+    points.nth(9).wait_for(state="attached")  # Plotly draws the markers after the page reports done
     assert points.count() >= 10
     assert chart.locator(".layer-above image, .layer-below image").count() == points.count()  # drawings on the plot
     chart.evaluate("e => e.scrollIntoView({block: 'center'})")  # a click lands only on what is in view

@@ -62,12 +62,12 @@ def test_adapt_and_predict_on_raw_photos(weights_file):
 def test_env_variable_and_torch_cache_are_found(weights_file, monkeypatch):
     path, state = weights_file
     monkeypatch.setenv(pretrained.WEIGHTS_ENV, str(path))
-    assert torch.equal(load_pretrained_model(image_size=64).backbone.net.conv1.weight, state["conv1.weight"])
+    assert torch.equal(load_pretrained_model(image_size=64, device="cpu").backbone.net.conv1.weight, state["conv1.weight"])
     monkeypatch.delenv(pretrained.WEIGHTS_ENV)
     cached = pretrained.cached_weights_path()
     cached.parent.mkdir(parents=True)
     cached.write_bytes(path.read_bytes())
-    model = load_pretrained_model(image_size=64)
+    model = load_pretrained_model(image_size=64, device="cpu")
     assert torch.equal(model.backbone.net.conv1.weight, state["conv1.weight"])
 
 

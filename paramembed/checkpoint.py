@@ -112,11 +112,6 @@ def read_weight_shapes(folder: Path) -> dict[str, tuple[int, ...]]:
         raise ParamembedError(f"{weights}: corrupt checkpoint ({err})") from None
 
 
-def read_weights(folder: Path) -> dict[str, torch.Tensor]:
-    """The folder's weights as CPU tensors, by name."""
-    return load_weights(folder / WEIGHTS)
-
-
 # ============ training checkpoints: weights + config + state as one atomic step ============
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from paramembed.checkpoint import ASSETS, CONFIG, WEIGHTS, read_model_config, read_weight_shapes, read_weights
+from paramembed.checkpoint import ASSETS, CONFIG, WEIGHTS, load_weights, read_model_config, read_weight_shapes
 from paramembed.config import ModelConfig
 from paramembed.device import pick_device
 from paramembed.errors import ParamembedError
@@ -193,7 +193,7 @@ def load_folder(folder: Path, device: str | torch.device = "auto") -> FewShotMod
         raise ParamembedError(f"{folder}: {problem}")
     model = FewShotModel(config)
     try:
-        model.load_state_dict(read_weights(folder))
+        model.load_state_dict(load_weights(folder / WEIGHTS))
     except RuntimeError as err:  # what the checks above did not foresee, still in one line
         raise ParamembedError(f"{folder}: weights do not match config.json ({str(err).splitlines()[-1].strip()})") from None
     return model.to(_device(device)).eval()

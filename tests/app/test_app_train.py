@@ -10,7 +10,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from small_datasets import image_folder_zip
-import paramembed.run_metrics as M
 import paramembed.run_processes as P
 import paramembed.runs as R
 from paramembed.methods import TRAINABLE

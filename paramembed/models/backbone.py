@@ -50,7 +50,14 @@ def _resnet18(**kwargs) -> nn.Module:
     return ResNet18Backbone(**kwargs)
 
 
-BACKBONES = {"conv4": Conv4, "resnet18": _resnet18}
+def _efficientnet_lite0(**kwargs) -> nn.Module:
+    # Imported on use: timm and the ImageNet weights are only needed by photo models.
+    from paramembed.models.efficientnet import EfficientNetLite0
+
+    return EfficientNetLite0(**kwargs)
+
+
+BACKBONES = {"conv4": Conv4, "resnet18": _resnet18, "efficientnet_lite0": _efficientnet_lite0}
 
 
 def get_backbone(name: str, **kwargs) -> nn.Module:

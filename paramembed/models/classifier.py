@@ -8,6 +8,7 @@ Cosine logits make weights generated from 1 shot and from 10 shots comparable.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +26,9 @@ class GeneratedClassifier:
     fast_weights: MAML only: the backbone parameters after its inner loop (one dict per task)
     aux_loss:  a regulariser to add to the training loss (the latent generator's KL term)
     metric:    "cosine" (every generator) or "linear" (the fine-tuned head baseline)
+    refine:    transductive models only: (tasks, queries, D) query features -> (tasks, ways, D)
+               weights refined by the unlabelled queries (`paramembed.models.transduction`);
+               `logits` applies it, so a prediction depends on the whole query set
     """
 
     weights: torch.Tensor
@@ -35,17 +39,26 @@ class GeneratedClassifier:
     fast_weights: list[dict[str, torch.Tensor]] | None = None
     aux_loss: torch.Tensor | None = None
     metric: str = "cosine"
+    refine: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     @property
     def ways(self) -> int:
         return self.weights.shape[1]
+
+    @property
+    def transductive(self) -> bool:
+        return self.refine is not None
+
+    def weights_for(self, features: torch.Tensor) -> torch.Tensor:
+        """The weights that classify these (tasks, queries, D) queries: (tasks, ways, D)."""
+        return self.refine(features) if self.refine is not None else self.weights
 
     def logits(self, features: torch.Tensor) -> torch.Tensor:
         """(tasks, queries, D) query features -> (tasks, queries, ways) logits."""
         if self.metric == "linear":
             q = F.normalize(features.float(), dim=-1)
             return torch.bmm(q, self.weights.float().transpose(1, 2)) + self.bias.unsqueeze(1)
-        return cosine_logits(features, self.weights, self.bias, self.scale)
+        return cosine_logits(features, self.weights_for(features), self.bias, self.scale)
 
     def detach(self) -> "GeneratedClassifier":
         return GeneratedClassifier(
@@ -56,7 +69,12 @@ class GeneratedClassifier:
             list(self.labels),
             [{k: v.detach() for k, v in fw.items()} for fw in self.fast_weights] if self.fast_weights else None,
             metric=self.metric,
+            refine=_detached(self.refine) if self.refine is not None else None,
         )
+
+
+def _detached(refine: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+    return lambda features: refine(features).detach()
 
 
 def cosine_logits(features: torch.Tensor, weights: torch.Tensor, bias: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:

@@ -14,8 +14,11 @@ tensors): preprocessing follows the model's `InputSpec`, so callers never resize
 
 from __future__ import annotations
 
+import hashlib
 import math
 import numbers
+from collections import OrderedDict
+from dataclasses import replace
 from typing import Any, Sequence
 
 import torch
@@ -31,7 +34,9 @@ from paramembed.models.backbone import get_backbone
 from paramembed.models.baselines import MamlHead, finetune_heads, maml_adapt
 from paramembed.models.classifier import GeneratedClassifier
 from paramembed.models.generators import get_generator
+from paramembed.models.transduction import QueryRefinement
 
+FEATURE_MEMO_SIZE = 4096  # photos whose frozen-backbone features are remembered (5 KB each at D = 1280)
 LABEL_TYPES = (str, int, float)  # bool is refused: True == 1 would merge two classes
 
 
@@ -90,6 +95,7 @@ class FewShotModel(nn.Module):
             self.generator = get_generator(
                 config.generator, dim, config.embedding_dim, config.hidden_dim, config.latent_steps, config.latent_lr
             )
+        self.refinement = QueryRefinement(config.query_steps) if config.query_steps else None
 
     @property
     def method(self) -> str:
@@ -103,13 +109,43 @@ class FewShotModel(nn.Module):
     def scale(self) -> torch.Tensor:
         return self.log_scale.exp()
 
+    @property
+    def transductive(self) -> bool:
+        """Whether the model's own method reads the unlabelled queries (ModelConfig.query_steps > 0)."""
+        return self.refinement is not None
+
     def features(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, C, S, S) -> (B, D)."""
-        return self.backbone(images)
+        """(B, C, S, S) -> (B, D).
+
+        A frozen pretrained backbone is costly (ImageNet EfficientNet: ~10 ms a photo on a CPU)
+        and gives an image the same features in every task, so outside training they are
+        remembered by the input's bytes: editing a task or re-running it embeds only what is new.
+        """
+        if not getattr(self.backbone, "frozen", False) or torch.is_grad_enabled() or images.device.type == "meta":
+            return self.backbone(images)
+        return self._memo_features(images)
+
+    def _memo_features(self, images: torch.Tensor) -> torch.Tensor:
+        memo = self.__dict__.setdefault("_feature_memo", OrderedDict())  # not a module attribute: never saved
+        keys = [hashlib.blake2b(image.detach().cpu().contiguous().numpy().tobytes(), digest_size=16).digest()
+                for image in images]
+        todo = [i for i, key in enumerate(keys) if key not in memo]
+        if todo:
+            for i, feat in zip(todo, self.backbone(images[todo])):
+                memo[keys[i]] = feat
+        out = torch.stack([memo[key] for key in keys])
+        if not torch.is_inference_mode_enabled():
+            out = out.clone()  # memo tensors may come from inference mode, which autograd refuses to save
+        for key in keys:
+            memo.move_to_end(key)
+        while len(memo) > FEATURE_MEMO_SIZE:
+            memo.popitem(last=False)
+        return out
 
     # ---------------------------------------------------------------- the one adaptation path
     def generate(
-        self, support: torch.Tensor, support_labels: torch.Tensor, ways: int, method: str | None = None, query: torch.Tensor | None = None
+        self, support: torch.Tensor, support_labels: torch.Tensor, ways: int, method: str | None = None,
+        query: torch.Tensor | None = None, use_queries: bool = True,
     ) -> tuple[GeneratedClassifier, torch.Tensor | None]:
         """Adapt to T preprocessed tasks -> (classifier with weights (T, ways, D), query features).
 
@@ -127,13 +163,17 @@ class FewShotModel(nn.Module):
             images = torch.cat([images, query.flatten(0, 1)])  # one backbone pass for both
         feats = self.features(images)  # (T*S + T*Q, D)
         query_feats = None if query is None else feats[T * S :].view(T, -1, feats.shape[-1])  # (T, Q, D)
-        return self.classifier_from_features(feats[: T * S].view(T, S, -1), support_labels, ways, m.name), query_feats
+        clf = self.classifier_from_features(feats[: T * S].view(T, S, -1), support_labels, ways, m.name, use_queries)
+        return clf, query_feats
 
-    def classifier_from_features(self, support_feats: torch.Tensor, support_labels: torch.Tensor, ways: int, method: str | None = None) -> GeneratedClassifier:
+    def classifier_from_features(self, support_feats: torch.Tensor, support_labels: torch.Tensor, ways: int,
+                                 method: str | None = None, use_queries: bool = True) -> GeneratedClassifier:
         """The head of a method that keeps the backbone fixed: (T, S, D) features, (T, S) -> (T, ways, D) weights.
 
         Generator methods decode the features in one pass; gradient ones train a head on them.
-        Evaluation calls this directly on cached features.
+        Evaluation calls this directly on cached features. A transductive model's own method
+        returns a classifier that refines its weights with the queries it is given
+        (`GeneratedClassifier.refine`); `use_queries=False` measures the same model without that step.
         """
         m = check_method_for(self.method, method or self.method)
         if m.adapts_backbone:
@@ -142,7 +182,16 @@ class FewShotModel(nn.Module):
             return finetune_heads(support_feats, support_labels, ways)
         # Another method than the model's own is parameter-free (the table's any_backbone), so a fresh one is it.
         generator = self.generator if m.name == self.method else get_generator(m.name, support_feats.shape[-1])
-        return generator(support_feats, support_labels, ways, self.scale)
+        clf = generator(support_feats, support_labels, ways, self.scale)
+        if self.refinement is not None and m.name == self.method and use_queries:
+            weights, counts = clf.weights, F.one_hot(support_labels, ways).sum(1)  # (T, N, D), (T, N)
+            clf.refine = lambda query_feats: self.refinement(weights, counts, query_feats)
+        return clf
+
+    def forward_features(self, batch: TaskBatch) -> tuple[torch.Tensor, GeneratedClassifier]:
+        """`forward` for a batch of cached features (stage "frozen"): support (T, S, D), query (T, Q, D)."""
+        clf = self.classifier_from_features(batch.support, batch.support_labels, batch.ways)
+        return clf.logits(batch.query), clf
 
     def _adapt_backbone(self, support, support_labels, ways, query) -> tuple[GeneratedClassifier, torch.Tensor | None]:
         # MAML: task by task, since every task gets its own copy of the backbone's parameters.
@@ -171,7 +220,7 @@ class FewShotModel(nn.Module):
         return clf.logits(query_feats), clf
 
     # ---------------------------------------------------------------- one task (the public API)
-    def adapt(self, support_images, support_labels: Sequence, method: str | None = None) -> GeneratedClassifier:
+    def adapt(self, support_images, support_labels: Sequence, method: str | None = None, use_queries: bool = True) -> GeneratedClassifier:
         """Generate a classifier for one task.
 
         support_images: PIL images, arrays or tensors (raw: preprocessing is applied here), or a
@@ -181,6 +230,8 @@ class FewShotModel(nn.Module):
             type per task, and no None.
         method: None for the model's own generator; `proto` (imprinting) and `finetune` (a
             linear head trained for 100 steps) work with any model's backbone.
+        use_queries: for a transductive model (`model.transductive`), whether `predict` may refine
+            the weights with the whole batch of queries it is given (False: each query on its own).
         Returns a GeneratedClassifier with weights (1, ways, D).
         """
         m = check_method_for(self.method, method or self.method)
@@ -190,7 +241,7 @@ class FewShotModel(nn.Module):
             raise ParamembedError(f"{len(images)} support images but {len(ids)} labels")
         labels = torch.tensor(ids, device=self.device)
         with eval_mode(self, m):
-            clf, _ = self.generate(images[None], labels[None], len(names), m.name)  # (1, ways, D)
+            clf, _ = self.generate(images[None], labels[None], len(names), m.name, use_queries=use_queries)  # (1, ways, D)
         clf = clf.detach()
         clf.labels = names
         return clf
@@ -211,14 +262,30 @@ class FewShotModel(nn.Module):
         return clf.detach()
 
     def predict(self, clf: GeneratedClassifier, query_images) -> torch.Tensor:
-        """Raw query images -> (queries, ways) class probabilities."""
+        """Raw query images -> (queries, ways) class probabilities.
+
+        A transductive classifier (`clf.transductive`) reads the queries together: each one's
+        probabilities depend on the others given in the same call.
+        """
+        return self.classify(clf, query_images)[0]
+
+    def classify(self, clf: GeneratedClassifier, query_images) -> tuple[torch.Tensor, GeneratedClassifier]:
+        """`predict`, and the classifier as it was applied: (queries, ways) probabilities, weights (1, ways, D).
+
+        For a transductive classifier the returned one holds the weights after refinement by these
+        queries (what the app shows and explains); otherwise it is `clf` itself.
+        """
         images = images_to_batch(query_images, self.config.input).to(self.device)
         with eval_mode(self):
             if clf.fast_weights:
                 feats = torch.func.functional_call(self.backbone, clf.fast_weights[0], (images,))
             else:
                 feats = self.features(images)
-            return F.softmax(clf.logits(feats[None])[0], dim=-1)
+            probs = F.softmax(clf.logits(feats[None])[0], dim=-1)
+            if clf.refine is None:
+                return probs, clf
+            applied = replace(clf, weights=clf.weights_for(feats[None]), refine=None)
+            return probs, applied
 
 
 def build_model(config: ModelConfig) -> FewShotModel:

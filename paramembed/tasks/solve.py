@@ -73,7 +73,11 @@ def solve(model, task: FewShotTask, method: str | None = None, inputs: tuple[tor
     if classifier.labels != task.class_names:
         raise ParamembedError("internal: classifier classes are out of order")
     start = time.perf_counter()
-    probs = model.predict(classifier, query).cpu() if len(query) else torch.zeros(0, task.ways)
+    if len(query):  # a transductive model's classifier comes back with the weights the queries refined
+        probs, classifier = model.classify(classifier, query)
+        probs = probs.cpu()
+    else:
+        probs = torch.zeros(0, task.ways)
     _sync(model.device)
     predict_ms = (time.perf_counter() - start) * 1000.0
     labelled = [(pred, label) for pred, label in zip(probs.argmax(1).tolist(), task.query_labels) if label is not None]

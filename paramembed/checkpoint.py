@@ -58,11 +58,29 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+FROZEN_PREFIX = "backbone."  # a frozen pretrained backbone's tensors: rebuilt from its package, never saved
+
+
+def saved_state(model: FewShotModel) -> dict[str, torch.Tensor]:
+    """The tensors a model folder holds: all of them, less a frozen pretrained backbone's."""
+    frozen = getattr(model.backbone, "frozen", False)
+    return {k: v for k, v in model.state_dict().items() if not (frozen and k.startswith(FROZEN_PREFIX))}
+
+
+def load_saved_state(model: FewShotModel, weights: dict[str, torch.Tensor]) -> None:
+    """Load what `saved_state` wrote: every saved tensor must be there, a frozen backbone's may be absent."""
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    missing = [k for k in missing if k in saved_state(model)]
+    if missing or unexpected:
+        name = (missing or unexpected)[0]
+        raise RuntimeError(f"{'missing' if missing else 'unexpected'} tensor {name} ({len(missing)} missing, {len(unexpected)} unexpected)")
+
+
 def save_model(model: FewShotModel, folder: str | Path, extra: dict[str, Any] | None = None) -> Path:
     """Write weights and config to `folder` atomically; `extra` lands in config.json too."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    state = {k: v.detach().contiguous().cpu() for k, v in saved_state(model).items()}
     tmp = folder / f".{WEIGHTS}.tmp"
     # The step in the weights' own metadata lets a reader tell them apart from another step's state.
     metadata = {"step": str(extra["step"])} if extra and "step" in extra else None
@@ -249,7 +267,7 @@ def resume_or_start(run_dir: Path, model: FewShotModel, optimiser: torch.optim.O
     if saved is not None:
         if saved.config != model.config:
             raise ParamembedError(f"{run_dir} holds a run of another model config; use --fresh or another --name")
-        model.load_state_dict(saved.weights)
+        load_saved_state(model, saved.weights)
         optimiser.load_state_dict(saved.state["optimiser"])
         if write:
             truncate_metrics(run_dir / METRICS, saved.step)

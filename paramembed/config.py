@@ -49,6 +49,9 @@ class ModelConfig:
     maml_steps: int = 5  # `maml`: inner steps at adaptation time
     maml_lr: float = 0.4
     maml_first_order: bool = True
+    # Transductive refinement (paramembed.models.transduction): soft k-means steps that move the
+    # generated weights towards the task's unlabelled queries. 0 keeps the model inductive.
+    query_steps: int = 0
     input: InputSpec = field(default_factory=InputSpec)
 
 
@@ -60,6 +63,8 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     # "meta": episodic meta-training of the generator (stage 2); "pretrain": supervised training of
     # the backbone with a cosine classifier over every training class (stage 1, Chen et al. 2019).
+    # "frozen": stage 2 on a fixed pretrained backbone (ModelConfig.backbone efficientnet_lite0):
+    # the generator meta-trains on cached features, so a step costs no backbone pass at all.
     stage: str = "meta"
     init_from: str = ""  # a model folder whose backbone (and scale) this run starts from
     data: str = "procedural"  # "procedural", "procedural-photo", or a folder / .tar.gz in ImageFolder or Omniglot layout
@@ -68,6 +73,7 @@ class TrainConfig:
     holdout: list[str] = field(default_factory=list)
     mix_data: str = ""  # a second task source (e.g. "procedural"), drawn for a `mix_weight` fraction of steps
     mix_weight: float = 0.0
+    images_per_class: int = 0  # frozen stage: at most this many images of a class get features (0: all)
     rotations: bool = False  # each class rotated by 90/180/270 degrees is a new class (Omniglot practice)
     augment: str = "none"  # "none" | "glyph" (small affine jitter) | "photo" (resized crop, flip, colour jitter)
     backbone_lr_scale: float = 1.0  # the backbone's learning rate relative to `lr` (below 1 keeps pre-trained features)

@@ -21,16 +21,17 @@ if TYPE_CHECKING:  # only types: paramembed.config imports this module
     from paramembed.config import ModelConfig, TrainConfig
 
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
-STAGES = ("pretrain", "meta")
+STAGES = ("pretrain", "meta", "frozen")
+FROZEN_BACKBONES = ("efficientnet_lite0",)  # pretrained and never trained here: stage "frozen" only
 POLARITIES = ("auto", "dark_ink", "light_ink")
 # Conv-4 halves the image four times; below 16 pixels a pooling layer gets an empty input.
 MIN_IMAGE_SIZE = 16
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # one plain folder name: `<root>/<name>` stays in the root
 
 # The least value of each number setting that has one (`ModelConfig`, then `TrainConfig`).
-MODEL_MINIMUMS = {"width": 1, "embedding_dim": 1, "hidden_dim": 1, "latent_steps": 0, "maml_steps": 0}
+MODEL_MINIMUMS = {"width": 1, "embedding_dim": 1, "hidden_dim": 1, "latent_steps": 0, "maml_steps": 0, "query_steps": 0}
 TRAIN_MINIMUMS = {
-    "backbone_lr_scale": 0.0, "batch_size": 1, "queries": 1, "tasks_per_batch": 1, "episodes": 1,
+    "backbone_lr_scale": 0.0, "images_per_class": 0, "batch_size": 1, "queries": 1, "tasks_per_batch": 1, "episodes": 1,
     "weight_decay": 0.0, "warmup_episodes": 0, "val_every": 0,
     "val_episodes": 2,  # one validation episode has no spread: its 95% interval would be written as NaN
     "val_ways": 2, "val_shots": 1, "checkpoint_every": 0, "seed": 0, "num_workers": 0,
@@ -119,8 +120,15 @@ def validate_train_config(config: TrainConfig) -> None:
     c = config
     check_run_name(c.name)
     if c.stage not in STAGES:
-        raise ParamembedError(f"stage should be 'pretrain' or 'meta', got {c.stage!r}")
+        raise ParamembedError(f"stage should be one of {', '.join(STAGES)}, got {c.stage!r}")
     validate_model_config(c.model)
+    if c.model.backbone in FROZEN_BACKBONES and c.stage != "frozen":
+        raise ParamembedError(f"backbone {c.model.backbone!r} is pretrained and never trained here: use stage 'frozen'")
+    if c.stage == "frozen" and c.model.backbone not in FROZEN_BACKBONES and not c.init_from:
+        raise ParamembedError("stage 'frozen' keeps the backbone fixed: it needs a pretrained backbone "
+                              f"({', '.join(FROZEN_BACKBONES)}) or init_from a trained model")
+    if c.stage == "frozen" and c.augment != "none":
+        raise ParamembedError("stage 'frozen' trains on cached features, which cannot be augmented: set augment=none")
     if not c.data:
         raise ParamembedError("data must not be empty: 'procedural', 'procedural-photo' or a folder / .tar.gz")
     _between(c.mix_weight, 0.0, 1.0, "mix_weight")

@@ -56,9 +56,10 @@ class TaskStream(IterableDataset):
 
 
 def init_backbone(model: FewShotModel, folder: str | Path) -> None:
-    """Copy the backbone and the classifier scale of the model in `folder` into `model`.
+    """Copy the backbone, the classifier scale and a same-shaped generator of the model in `folder` into `model`.
 
-    Stage 2 starts here from stage 1's pre-trained backbone. Batch-norm running statistics are
+    Stage 2 starts here from stage 1's pre-trained backbone; a "frozen" run that adds query
+    refinement to a trained model starts from all of it. Batch-norm running statistics are
     skipped when `model` keeps none (MAML's backbone normalises with batch statistics).
     """
     from safetensors.torch import load_file
@@ -74,7 +75,8 @@ def init_backbone(model: FewShotModel, folder: str | Path) -> None:
                               f"inputs, this run {mine.input.channels}x{mine.input.image_size}")
     state = load_file(str(Path(folder) / "model.safetensors"))
     own = model.state_dict()
-    wanted = {k: v for k, v in state.items() if (k.startswith("backbone.") or k == "log_scale") and k in own}
+    wanted = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape
+              and (k.startswith(("backbone.", "generator.")) or k == "log_scale")}
     missing = [k for k in own if k.startswith("backbone.") and k not in wanted]
     if missing:
         raise ParamembedError(f"init_from {folder}: backbone tensors missing: {', '.join(missing[:3])}")
@@ -168,6 +170,8 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
     net: torch.nn.Module = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if config.stage == "frozen":  # batches hold cached features: the backbone is never run
+        net = model.forward_features
     forward = torch.compile(net) if config.compile else net
 
     # ============ optimiser ============

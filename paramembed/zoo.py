@@ -24,7 +24,10 @@ from pathlib import Path
 
 import torch
 
-from paramembed.checkpoint import ASSETS, CONFIG, WEIGHTS, load_weights, read_model_config, read_weight_shapes
+from paramembed.checkpoint import (
+    ASSETS, CONFIG, FROZEN_PREFIX, WEIGHTS, load_saved_state, load_weights, read_model_config, read_weight_shapes,
+)
+from paramembed.config_checks import FROZEN_BACKBONES
 from paramembed.config import ModelConfig
 from paramembed.device import pick_device
 from paramembed.errors import ParamembedError
@@ -157,17 +160,23 @@ def weights_mismatch(config: ModelConfig, shapes: dict[str, tuple[int, ...]]) ->
     found = weights_generator(shapes)
     if found != config.generator:
         return f"config says generator {config.generator!r} but the weights are a {found!r} model's"
+    frozen = config.backbone in FROZEN_BACKBONES  # its tensors come from its package, not the folder
+    if frozen and any(k.startswith(FROZEN_PREFIX) for k in shapes):
+        return f"config says backbone {config.backbone!r} (pretrained, not saved) but the weights hold a backbone"
+    if not frozen and not any(k.startswith(FROZEN_PREFIX) for k in shapes):
+        return f"config says backbone {config.backbone!r} but the weights hold none (a pretrained backbone's model?)"
     first_conv = FIRST_CONV.get(config.backbone)
-    if first_conv not in shapes:
+    if not frozen and first_conv not in shapes:
         return f"config says backbone {config.backbone!r} but the weights hold another backbone"
-    out_channels, in_channels = shapes[first_conv][:2]
-    if config.backbone == "conv4" and out_channels != config.width:
-        return f"config says width {config.width} but the weights have {out_channels} channels"
-    if in_channels != config.input.channels:
-        return f"config says {config.input.channels} input channels but the weights read {in_channels}"
+    if not frozen:
+        out_channels, in_channels = shapes[first_conv][:2]
+        if config.backbone == "conv4" and out_channels != config.width:
+            return f"config says width {config.width} but the weights have {out_channels} channels"
+        if in_channels != config.input.channels:
+            return f"config says {config.input.channels} input channels but the weights read {in_channels}"
     with torch.device("meta"):  # shapes only: nothing is allocated
         model = FewShotModel(config)
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items() if not (frozen and k.startswith(FROZEN_PREFIX))}
     if config.generator in FEATURE_TENSORS:
         key, axis = FEATURE_TENSORS[config.generator]
         dim = model.backbone.feature_dim
@@ -193,7 +202,7 @@ def load_folder(folder: Path, device: str | torch.device = "auto") -> FewShotMod
         raise ParamembedError(f"{folder}: {problem}")
     model = FewShotModel(config)
     try:
-        model.load_state_dict(load_weights(folder / WEIGHTS))
+        load_saved_state(model, load_weights(folder / WEIGHTS))
     except RuntimeError as err:  # what the checks above did not foresee, still in one line
         raise ParamembedError(f"{folder}: weights do not match config.json ({str(err).splitlines()[-1].strip()})") from None
     return model.to(_device(device)).eval()

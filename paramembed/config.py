@@ -77,6 +77,7 @@ class TrainConfig:
     rotations: bool = False  # each class rotated by 90/180/270 degrees is a new class (Omniglot practice)
     augment: str = "none"  # "none" | "glyph" (small affine jitter) | "photo" (resized crop, flip, colour jitter)
     backbone_lr_scale: float = 1.0  # the backbone's learning rate relative to `lr` (below 1 keeps pre-trained features)
+    generator_lr_scale: float = 1.0  # the generator's, likewise (0 keeps an init_from generator as it is)
     batch_size: int = 256  # pretrain: images per step
     epochs: float = 10.0  # pretrain: passes over the training images (rotated copies included)
     ways: list[int] = field(default_factory=lambda: [5, 20])  # [n] fixed, or [low, high] drawn per batch

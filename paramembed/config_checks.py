@@ -31,7 +31,7 @@ RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # one plain folder 
 # The least value of each number setting that has one (`ModelConfig`, then `TrainConfig`).
 MODEL_MINIMUMS = {"width": 1, "embedding_dim": 1, "hidden_dim": 1, "latent_steps": 0, "maml_steps": 0, "query_steps": 0}
 TRAIN_MINIMUMS = {
-    "backbone_lr_scale": 0.0, "images_per_class": 0, "batch_size": 1, "queries": 1, "tasks_per_batch": 1, "episodes": 1,
+    "backbone_lr_scale": 0.0, "generator_lr_scale": 0.0, "images_per_class": 0, "batch_size": 1, "queries": 1, "tasks_per_batch": 1, "episodes": 1,
     "weight_decay": 0.0, "warmup_episodes": 0, "val_every": 0,
     "val_episodes": 2,  # one validation episode has no spread: its 95% interval would be written as NaN
     "val_ways": 2, "val_shots": 1, "checkpoint_every": 0, "seed": 0, "num_workers": 0,

@@ -94,12 +94,17 @@ def learning_rate(config: TrainConfig, episodes: int) -> float:
 def make_optimiser(model: FewShotModel, config: TrainConfig) -> torch.optim.Optimizer:
     """AdamW with weight decay on matrices and kernels only (not on biases, norms or the scale).
 
-    Each group carries an `lr_scale`: the backbone's is `config.backbone_lr_scale`.
+    Each group carries an `lr_scale`: the backbone's is `config.backbone_lr_scale`, the
+    generator's `config.generator_lr_scale`, everything else's (scale, query refinement) 1.
     """
+    def part(name: str) -> float:
+        if name.startswith("backbone."):
+            return config.backbone_lr_scale
+        return config.generator_lr_scale if name.startswith("generator.") else 1.0
+
     groups = []
-    for in_backbone in (True, False):
-        named = [(n, p) for n, p in model.named_parameters() if n.startswith("backbone.") == in_backbone]
-        scale = config.backbone_lr_scale if in_backbone else 1.0
+    for scale in sorted({part(n) for n, _ in model.named_parameters()}):
+        named = [(n, p) for n, p in model.named_parameters() if part(n) == scale]
         for decay in (True, False):
             params = [p for _, p in named if (p.dim() > 1) == decay]
             if params:

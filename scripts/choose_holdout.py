@@ -25,3 +25,6 @@ with tarfile.open(data / "tiny_imagenet32_150.tar.gz") as tf:
 classes = sorted(np.random.default_rng(0).choice(wnids, 30, replace=False).tolist())
 print("omniglot holdout:", alphabets)
 print("tiny-imagenet holdout:", classes)
+with tarfile.open(data / "caltech101_85.tar.gz") as tf:
+    caltech = sorted({Path(m.name).parts[1] for m in tf.getmembers() if m.isdir() and len(Path(m.name).parts) == 2})
+print("caltech-101 holdout:", sorted(np.random.default_rng(0).choice(caltech, 20, replace=False).tolist()))

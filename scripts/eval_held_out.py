@@ -25,7 +25,7 @@ def main() -> None:
         for bench in GLYPH_BENCHMARKS:
             if not bench.holdout_from:
                 continue
-            dataset = bench.dataset(model.config.input)
+            dataset = bench.dataset(model)
             r = evaluate(model, dataset, args.ways, args.shots, queries=15, episodes=args.episodes,
                          within_alphabet=bench.within_alphabet, seed=0, bank=FeatureBank(model, dataset))
             print(f"{name:<28} {bench.title:<55} {args.ways}-way {args.shots}-shot {100 * r.mean:.1f} +- {100 * r.ci95:.1f}")

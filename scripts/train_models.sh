@@ -4,7 +4,9 @@
 # Every run resumes from its last checkpoint when interrupted.
 #
 #   stage 1 (pre-training):  glyph-backbone (Omniglot)      photo-backbone (Tiny-ImageNet)
-#   stage 2 (meta-training): hyper latent proto maml        photo
+#   stage 2 (meta-training): hyper-base latent proto maml   photo-scratch
+#   stage 3 (frozen: query refinement on cached features):  hyper (from hyper-base)
+#   frozen from the start:   photo (ImageNet EfficientNet-Lite0 from its package; Caltech-101 + Tiny-ImageNet)
 #   procedural only:         hyper-sim
 #
 # Stage 1 runs the needed backbones side by side, then stage 2 runs JOBS models at a time, each
@@ -23,20 +25,29 @@ OMNIGLOT=$DATA/omniglot_background.tar.gz
 PHOTOS=$DATA/tiny_imagenet32_150.tar.gz
 
 names=("$@")
-[[ ${#names[@]} -gt 0 ]] || names=(hyper latent proto maml photo)
+[[ ${#names[@]} -gt 0 ]] || names=(hyper latent proto maml photo-scratch photo)
+CALTECH=$DATA/caltech101_85.tar.gz
 
 source_of() {  # the dataset file a config trains on (procedural configs need none)
   case $1 in
     hyper-sim) echo "" ;;
-    photo|photo-backbone) echo "$PHOTOS" ;;
+    photo-scratch|photo-backbone) echo "$PHOTOS" ;;
+    photo) echo "$CALTECH" ;;
     *) echo "$OMNIGLOT" ;;
+  esac
+}
+
+base_of() {  # the stage-2 model a stage-3 (frozen) model starts from
+  case $1 in
+    hyper) echo hyper-base ;;
+    *) echo "" ;;
   esac
 }
 
 backbone_of() {
   case $1 in
-    hyper-sim) echo "" ;;
-    photo) echo photo-backbone ;;
+    hyper-sim|photo) echo "" ;;
+    photo-scratch) echo photo-backbone ;;
     *) echo glyph-backbone ;;
   esac
 }
@@ -56,6 +67,7 @@ train_one() {  # name [timeout seconds]
   start=$(date +%s)
   local args=(train --config "configs/$name.yaml" --quiet)
   [[ -n $src ]] && args+=(--set "data=$src")
+  [[ $name == photo ]] && args+=(--set "mix_data=$PHOTOS")
   for kv in ${SET:-}; do args+=(--set "$kv"); done
   OMP_NUM_THREADS=1 timeout "$limit" $PY -c "import sys, torch; torch.set_num_threads(1); from paramembed.cli import main; raise SystemExit(main(sys.argv[1:]))" "${args[@]}" \
     > "runs/$name.log" 2>&1 || echo "$name stopped early (status $?): see runs/$name.log"
@@ -83,11 +95,28 @@ done
 wait
 for b in "${backbones[@]:-}"; do [[ -n $b ]] && ship "$b" assets/backbones; done
 
-# Stage 2: JOBS at a time.
-running=0
+# Stage 2 (the stage-3 models' bases among them), JOBS at a time; then stage 3 in the same way.
+stage2=() stage3=() bases=()
 for n in "${names[@]}"; do
-  (train_one "$n" "${STAGE2_LIMIT:-0}"; if grep -q '"finished": true' "runs/$n/config.json" 2>/dev/null; then ship "$n" assets/models; fi) &
-  running=$((running + 1))
-  if (( running >= JOBS )); then wait -n; running=$((running - 1)); fi
+  b=$(base_of "$n")
+  if [[ -n $b ]]; then
+    [[ " ${stage2[*]:-} " =~ " $b " ]] || stage2+=("$b")
+    bases+=("$b")
+    stage3+=("$n")
+  else
+    stage2+=("$n")
+  fi
 done
-wait
+run_stage() {
+  local running=0
+  for n in "$@"; do
+    local dest=assets/models  # a base ships like a backbone: its config and log, for the training table
+    [[ " ${bases[*]:-} " =~ " $n " ]] && dest=assets/backbones
+    (train_one "$n" "${STAGE2_LIMIT:-0}"; if grep -q '"finished": true' "runs/$n/config.json" 2>/dev/null; then ship "$n" "$dest"; fi) &
+    running=$((running + 1))
+    if (( running >= JOBS )); then wait -n; running=$((running - 1)); fi
+  done
+  wait
+}
+run_stage "${stage2[@]}"
+[[ ${#stage3[@]} -eq 0 ]] || run_stage "${stage3[@]}"

@@ -78,9 +78,9 @@ def test_registry_and_task_sampler_give_rgb_tasks():
     assert task.support.shape == (6, 3, 32, 32) and task.query.shape == (6, 3, 32, 32)
 
 
-PHOTO_MODEL = ASSETS / "photo"
+PHOTO_MODEL = ASSETS / "photo-scratch"  # the 32x32 Conv-4 trained here (the `photo` model stands on ImageNet features)
 needs_photo_model = pytest.mark.skipif(
-    not (PHOTO_MODEL / "model.safetensors").exists(), reason=f"shipped photo model not found at {PHOTO_MODEL}"
+    not (PHOTO_MODEL / "model.safetensors").exists(), reason=f"shipped 32x32 photo model not found at {PHOTO_MODEL}"
 )
 
 
@@ -90,7 +90,7 @@ def test_shipped_photo_model_reads_raw_colour_photos():
 
     from paramembed import load_model
 
-    model = load_model("photo", device="cpu")
+    model = load_model("photo-scratch", device="cpu")
     spec = model.config.input
     assert (spec.channels, spec.image_size, spec.centre) == (3, 32, False) and model.method == "hyper"
     ds = ProceduralPhotos("test")
@@ -109,6 +109,6 @@ def test_shipped_photo_model_beats_chance_on_held_out_worlds():
     from paramembed import load_model
     from paramembed.evaluation import evaluate
 
-    model = load_model("photo", device="cpu")
+    model = load_model("photo-scratch", device="cpu")
     result = evaluate(model, ProceduralPhotos("test"), ways=5, shots=5, queries=5, episodes=40)
     assert result.mean > 0.6  # chance is 0.2

@@ -53,6 +53,8 @@ class Explanation:
     proto_logits:  (N,)  proto_scale * proto_cosine (no bias)
     proto_probs:   (N,)  softmax(proto_logits)
     weight_vs_mean: (N,) cos(w_c, p_c): 1.0 where the generated weight is just the class mean
+    deciding:      (k,)  the features worth showing: all of them up to 32, else the 32 whose class
+                   weights differ most (`deciding_features`), in feature order
     """
 
     feature: np.ndarray
@@ -67,6 +69,7 @@ class Explanation:
     proto_logits: np.ndarray
     proto_probs: np.ndarray
     weight_vs_mean: np.ndarray
+    deciding: np.ndarray
 
     @property
     def prediction(self) -> int:
@@ -124,6 +127,7 @@ def explain_query(
             proto_scale = model.scale.detach().float()
             proto_logits = proto_scale * proto_cosine
             weight_vs_mean = (F.normalize(weights, dim=-1) * F.normalize(means, dim=-1)).sum(-1)  # (N,)
+            deciding = deciding_features(weights)
     finally:
         model.train(was_training)
     linear = clf.metric == "linear"
@@ -138,6 +142,7 @@ def explain_query(
         proto_cosine=_numpy(proto_cosine),
         proto_scale=float(proto_scale),
         proto_logits=_numpy(proto_logits),
+        deciding=deciding.cpu().numpy(),
         proto_probs=_numpy(F.softmax(proto_logits, dim=-1)),
         weight_vs_mean=_numpy(weight_vs_mean),
     )
@@ -170,3 +175,19 @@ def confusion_matrix(predictions: Sequence[int], labels: Sequence[int | None], w
         if label is not None:
             matrix[label, predicted] += 1
     return matrix
+
+
+SHOWN_FEATURES = 32  # a heatmap column per feature stays readable up to about this many
+
+
+def deciding_features(weights: torch.Tensor, k: int = SHOWN_FEATURES) -> torch.Tensor:
+    """The k features whose (unit-normalised) class weights differ most between classes, in feature order.
+
+    weights (N, D) -> (min(k, D),) indices. A 1,280-feature photo backbone cannot be shown as
+    1,280 columns; these are the features that move the cosines apart, so they decide the answer.
+    """
+    w = F.normalize(weights.float(), dim=-1)
+    if w.shape[1] <= k:
+        return torch.arange(w.shape[1])
+    spread = w.std(0) if w.shape[0] > 1 else w.abs()[0]
+    return spread.topk(k).indices.sort().values

@@ -22,7 +22,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from paramembed.app.display import plural, short_labels, thumbnail
-from paramembed.explain import Explanation, confidence, confusion_matrix
+from paramembed.explain import Explanation, confidence, confusion_matrix, deciding_features
 from paramembed.tasks import to_display
 
 RIGHT, WRONG, UNLABELLED, LOW = ":material/check_circle:", ":material/cancel:", ":material/help:", ":material/warning:"
@@ -81,6 +81,10 @@ def summary(result, measured_line: str | None) -> None:
                    help="share of the labelled queries classified right, on this task alone")
     cols[1].metric("Adaptation", f"{result.adapt_ms:.1f} ms", help="generating the classifier from the support set")
     cols[2].metric("Prediction", f"{result.predict_ms:.1f} ms", help="classifying every query")
+    if result.reads_queries:
+        st.caption(":material/hub: This model reads the queries together: before answering, it moves each class's "
+                   "weights towards the queries that probably belong to it, so every answer also depends on the other "
+                   "queries of this task. Given one query at a time it answers from the support set alone.")
     if measured_line:
         st.caption(measured_line)
 
@@ -183,15 +187,19 @@ def parameters(view: TaskView, clf) -> None:
         ("weights_heatmap", "Generated weights", clf.weights[0], "RdBu"),
         ("embedding_heatmap", "Per-class parameter embeddings", clf.embedding[0], "Viridis"),
     ):
-        z = z.float().cpu().numpy()
-        fig = go.Figure(go.Heatmap(z=z, y=list(range(n)), colorscale=scale, zmid=0.0 if scale == "RdBu" else None,
-                                   customdata=np.array(view.names)[:, None].repeat(z.shape[1], 1),
+        columns = deciding_features(z)  # all of them up to 32; else the 32 that differ most between classes
+        shown = z.float().cpu()[:, columns].numpy()
+        what = (f"{z.shape[0]} classes × {z.shape[1]} features" if len(columns) == z.shape[1] else
+                f"{z.shape[0]} classes × the {len(columns)} of {z.shape[1]:,} features that differ most between classes")
+        fig = go.Figure(go.Heatmap(z=shown, x=[str(c) for c in columns.tolist()], y=list(range(n)), colorscale=scale,
+                                   zmid=0.0 if scale == "RdBu" else None,
+                                   customdata=np.array(view.names)[:, None].repeat(shown.shape[1], 1),
                                    hovertemplate="%{customdata}, feature %{x}: %{z:.3f}<extra></extra>",
                                    # Above the plot: the class labels take the right-hand side.
                                    colorbar=dict(orientation="h", x=1.0, xanchor="right", y=1.02, yanchor="bottom",
                                                  len=0.3, thickness=10)))
-        fig.update_layout(title=f"{title} ({z.shape[0]} classes × {z.shape[1]} features)",
-                          height=110 + 36 * n, margin=dict(l=50, r=10, t=50, b=10))
+        fig.update_xaxes(type="category")
+        fig.update_layout(title=f"{title} ({what})", height=110 + 36 * n, margin=dict(l=50, r=10, t=50, b=10))
         _rows_with_thumbnails(fig, view)
         st.plotly_chart(fig, key=key)
     st.markdown(f"Learned scale: **{float(clf.scale):.2f}** · bias range: "
@@ -217,9 +225,13 @@ def why_this_prediction(view: TaskView, why: Explanation, index: int) -> None:
     b.markdown(f"Generated classifier: **{view.label(predicted)}** ({why.probs[predicted]:.1%}); "
                f"prototypes {agree}.  \n{rule}; scale **{why.scale:.2f}**, bias "
                f"{why.bias.min():+.3f} to {why.bias.max():+.3f}; prototypes: scale {why.proto_scale:.2f}, no bias.")
-    feature = go.Figure(go.Heatmap(z=why.feature[None], colorscale="Viridis", showscale=False,
-                                   hovertemplate="feature %{x}: %{z:.3f}<extra></extra>"))
-    feature.update_layout(title=f"The query's features ({why.feature.size} numbers, what both classifiers read)",
+    columns = why.deciding.tolist()  # every feature, or the 32 that decide
+    feature = go.Figure(go.Heatmap(z=why.feature[None, columns], x=[str(c) for c in columns], colorscale="Viridis",
+                                   showscale=False, hovertemplate="feature %{x}: %{z:.3f}<extra></extra>"))
+    shown = (f"{why.feature.size} numbers" if len(columns) == why.feature.size else
+             f"the {len(columns)} of {why.feature.size:,} numbers where the class weights differ most")
+    feature.update_xaxes(type="category")
+    feature.update_layout(title=f"The query's features ({shown}, what both classifiers read)",
                           height=120, margin=dict(l=10, r=10, t=40, b=10), yaxis_visible=False)
     st.plotly_chart(feature, key="why_feature")
     fig = make_subplots(rows=1, cols=3, subplot_titles=("cosine to each class weight", "logit", "probability (softmax)"))

@@ -28,6 +28,8 @@ class TaskResult:
 
     probs: (Q, ways) query class probabilities; accuracy over the labelled queries (None when
     none is labelled); adapt_ms: generating the classifier; predict_ms: classifying the queries.
+    classifier: as applied to the queries (a transductive model's weights after the queries refined
+    them); reads_queries: whether they did, so that each answer depended on the other queries.
     """
 
     method: str
@@ -36,6 +38,7 @@ class TaskResult:
     accuracy: float | None
     adapt_ms: float
     predict_ms: float
+    reads_queries: bool = False
 
     @property
     def predictions(self) -> list[int]:
@@ -73,6 +76,7 @@ def solve(model, task: FewShotTask, method: str | None = None, inputs: tuple[tor
     if classifier.labels != task.class_names:
         raise ParamembedError("internal: classifier classes are out of order")
     start = time.perf_counter()
+    reads_queries = classifier.transductive and len(query) > 0
     if len(query):  # a transductive model's classifier comes back with the weights the queries refined
         probs, classifier = model.classify(classifier, query)
         probs = probs.cpu()
@@ -82,7 +86,7 @@ def solve(model, task: FewShotTask, method: str | None = None, inputs: tuple[tor
     predict_ms = (time.perf_counter() - start) * 1000.0
     labelled = [(pred, label) for pred, label in zip(probs.argmax(1).tolist(), task.query_labels) if label is not None]
     accuracy = sum(p == t for p, t in labelled) / len(labelled) if labelled else None
-    return TaskResult(method or model.method, classifier, probs, accuracy, adapt_ms, predict_ms)
+    return TaskResult(method or model.method, classifier, probs, accuracy, adapt_ms, predict_ms, reads_queries)
 
 
 def to_display(image: torch.Tensor) -> np.ndarray:

@@ -15,7 +15,7 @@ from paramembed.errors import ParamembedError
 from paramembed.methods import TRAINABLE
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTIONS = ("adaptation", "batched", "training", "pretraining", "data", "app")  # in the order `run_bench` measures them
+SECTIONS = ("adaptation", "batched", "photos", "training", "pretraining", "data", "app")  # in the order `run_bench` measures them
 
 
 def parse_models(items: list[str]) -> dict[str, str]:

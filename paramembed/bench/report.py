@@ -116,11 +116,20 @@ def format_app(a: dict) -> list[str]:
     return lines
 
 
+def format_photos(p: dict) -> list[str]:
+    lines = [f"PHOTOS  5-way 5-shot + 15 queries a class (100 raw files, all new each time) -> predictions; "
+             f"median of {p['repeats']}, {p['source']}",
+             f"{'model':<16}{'input px':>9}{'median s':>10}{'accuracy':>10}   target <= {p['target_s']} s"]
+    for row in p["rows"]:
+        lines.append(f"{row['model']:<16}{row['input_px']:>9}{row['median_s']:>10.2f}{100 * row['accuracy']:>9.1f}%   {met(row['met'])}")
+    return lines
+
+
 def format_report(r: dict) -> str:
     lines = format_header(r)
     if "adaptation" in r:
         lines += ["", *format_adaptation(r["adaptation"], r["tasks"], r["queries"])]
-    for section, formatter in (("batched", format_batched), ("training", format_training), ("pretraining", format_pretraining), ("data", format_data), ("app", format_app)):
+    for section, formatter in (("batched", format_batched), ("photos", format_photos), ("training", format_training), ("pretraining", format_pretraining), ("data", format_data), ("app", format_app)):
         if section in r:
             lines += ["", *formatter(r[section])]
     lines += ["", f"bench took {r['bench_seconds']:.0f} s"]

@@ -10,6 +10,7 @@ from paramembed.bench.app import app_section
 from paramembed.bench.cli import SECTIONS
 from paramembed.bench.data import data_section
 from paramembed.bench.machine import machine_section
+from paramembed.bench.photos import photos_section
 from paramembed.bench.pretraining import pretraining_section
 from paramembed.bench.training import training_section
 from paramembed.device import pick_device
@@ -35,6 +36,9 @@ def run_bench(tasks: int = 100, queries: int = 10, quick: bool = False, device: 
     if "batched" in sections:
         log("batched adaptation")
         report["batched"] = batched_section(models[REFERENCE], shape_tasks["5-way 5-shot"], dev, quick)
+    if "photos" in sections:
+        log("photos: 100 raw camera-resolution files -> predictions, per photo model")
+        report["photos"] = photos_section(dev, repeats=2 if quick else 5)
     if "training" in sections:
         log("meta-training: step throughput, FLOPs, the real loop")
         report["training"] = training_section(report["machine"], dev, quick)

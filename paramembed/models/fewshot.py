@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import unicodedata
 from typing import Any, Sequence
 
 import torch
@@ -24,7 +25,7 @@ from torch import nn
 
 from paramembed.config import ModelConfig
 from paramembed.data.episodes import TaskBatch
-from paramembed.data.preprocess import images_to_batch
+from paramembed.data.preprocess import images_to_batch, query_chunks
 from paramembed.errors import ParamembedError
 from paramembed.methods import METHODS, check_method_for, eval_mode
 from paramembed.models.backbone import get_backbone
@@ -33,6 +34,9 @@ from paramembed.models.classifier import GeneratedClassifier
 from paramembed.models.generators import get_generator
 
 LABEL_TYPES = (str, int, float)  # bool is refused: True == 1 would merge two classes
+# Queries go through preprocessing and the backbone this many at a time: memory stays at one
+# chunk's activations (about 0.2 MB per 28x28 glyph in the first layer) whatever the query count.
+PREDICT_CHUNK = 256
 
 
 def class_ids(support_labels: Any) -> tuple[list[str], list[int]]:
@@ -56,7 +60,10 @@ def class_ids(support_labels: Any) -> tuple[list[str], list[int]]:
             raise ParamembedError(f"support label {i} is None; every support image needs a class label")
         if isinstance(label, bool) or not isinstance(label, LABEL_TYPES):
             raise ParamembedError(f"support label {i} is {label!r} ({type(label).__name__}); labels are class names (str) or ids (int)")
-        values.append(str(label) if isinstance(label, str) else int(label) if isinstance(label, numbers.Integral) else label)
+        if isinstance(label, float) and not math.isfinite(label):
+            # NaN != NaN: every NaN would become a class of its own, all named "nan".
+            raise ParamembedError(f"support label {i} is {label!r}; a class label must be a name or a finite number")
+        values.append(_label_value(label))
     kinds = sorted({type(v).__name__ for v in values})
     if len(kinds) > 1:
         raise ParamembedError(f"support labels mix types ({', '.join(kinds)}); use one type so that e.g. 1 and '1' cannot be confused")
@@ -65,6 +72,22 @@ def class_ids(support_labels: Any) -> tuple[list[str], list[int]]:
         raise ParamembedError("a task needs at least two classes")
     index = {value: i for i, value in enumerate(order)}
     return [str(value) for value in order], [index[value] for value in values]
+
+
+def _label_value(label: str | int | float) -> str | int | float:
+    """A label as compared: text in Unicode NFC (a typed "é" and a pasted "e\u0301" are one class), ints as int."""
+    if isinstance(label, str):
+        return unicodedata.normalize("NFC", str(label))
+    return int(label) if isinstance(label, numbers.Integral) else label
+
+
+def check_support_not_blank(images: torch.Tensor) -> None:
+    """Refuse a support image that is one flat value after preprocessing: a blank page teaches nothing."""
+    flat = images.flatten(1)  # (S, C*H*W)
+    blank = (flat.amax(1) - flat.amin(1)) == 0
+    if bool(blank.any()):
+        first = int(blank.nonzero()[0]) + 1
+        raise ParamembedError(f"support image {first} is blank (one flat colour, nothing drawn): a class needs something to learn from")
 
 
 class FewShotModel(nn.Module):
@@ -188,6 +211,7 @@ class FewShotModel(nn.Module):
         images = images_to_batch(support_images, self.config.input).to(self.device)
         if len(images) != len(ids):
             raise ParamembedError(f"{len(images)} support images but {len(ids)} labels")
+        check_support_not_blank(images)
         labels = torch.tensor(ids, device=self.device)
         with eval_mode(self, m):
             clf, _ = self.generate(images[None], labels[None], len(names), m.name)  # (1, ways, D)
@@ -211,14 +235,38 @@ class FewShotModel(nn.Module):
         return clf.detach()
 
     def predict(self, clf: GeneratedClassifier, query_images) -> torch.Tensor:
-        """Raw query images -> (queries, ways) class probabilities."""
-        images = images_to_batch(query_images, self.config.input).to(self.device)
+        """Raw query images -> (queries, ways) class probabilities.
+
+        Queries are preprocessed and read PREDICT_CHUNK at a time, so memory does not grow with their number.
+        """
+        self.check_classifier(clf)
+        probs = []
         with eval_mode(self):
-            if clf.fast_weights:
-                feats = torch.func.functional_call(self.backbone, clf.fast_weights[0], (images,))
-            else:
-                feats = self.features(images)
-            return F.softmax(clf.logits(feats[None])[0], dim=-1)
+            for images in query_chunks(query_images, self.config.input, PREDICT_CHUNK):
+                images = images.to(self.device)  # (chunk, C, S, S)
+                if clf.fast_weights:
+                    feats = torch.func.functional_call(self.backbone, clf.fast_weights[0], (images,))
+                else:
+                    feats = self.features(images)
+                probs.append(F.softmax(clf.logits(feats[None])[0], dim=-1))  # (chunk, ways)
+        return torch.cat(probs)
+
+    def check_classifier(self, clf: GeneratedClassifier) -> None:
+        """Refuse a classifier this model cannot use (another backbone's, or one without classes), in one line."""
+        if not isinstance(clf, GeneratedClassifier):
+            raise ParamembedError(f"expected the GeneratedClassifier that adapt() returned, got {type(clf).__name__}")
+        dim = self.backbone.feature_dim
+        if clf.weights.dim() != 3 or clf.weights.shape[1] < 1:
+            raise ParamembedError(f"the classifier has weights of shape {list(clf.weights.shape)}; expected (tasks, ways >= 1, {dim})")
+        if clf.weights.shape[-1] != dim:
+            raise ParamembedError(f"the classifier's weights have {clf.weights.shape[-1]} features but this model's backbone "
+                                  f"gives {dim}: it was generated by another model; use that one")
+        if clf.fast_weights:
+            mine = {name: tuple(p.shape) for name, p in self.backbone.named_parameters()}
+            theirs = {name: tuple(t.shape) for name, t in clf.fast_weights[0].items()}
+            if any(mine.get(name) != shape for name, shape in theirs.items()):
+                raise ParamembedError("the classifier's adapted backbone (fast weights) does not fit this model's backbone: "
+                                      "it was generated by another model; use that one")
 
 
 def build_model(config: ModelConfig) -> FewShotModel:

@@ -9,14 +9,17 @@ table. Costly cases are marked slow.
 from __future__ import annotations
 
 import io
+import tarfile
 import unicodedata
+import warnings
+import zipfile
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from hostile import big_rgba_png, lying_jpeg, peak_growth_mb, png, thin_png
+from hostile import big_rgba_png, file_count, lying_jpeg, peak_growth_mb, png, thin_png
 from paramembed import load_model
 from paramembed.data.preprocess import image_to_tensor, open_image
 from paramembed.errors import ParamembedError
@@ -194,3 +197,92 @@ def test_empty_classifier_is_refused(glyph_model):
     empty = GeneratedClassifier(clf.weights[:, :0], clf.bias[:, :0], clf.embedding[:, :0], clf.scale)
     with pytest.raises(ParamembedError, match="ways >= 1"):
         glyph_model.predict(empty, [cross()])
+
+
+# ============ 3 and 4. archives: header sizes, long names, duplicates, deep paths ============
+
+
+def _zip(members: list[tuple[str, bytes]], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression) as z:
+        for name, data in members:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "Duplicate name": the point of one test
+                z.writestr(name, data)
+    return buf.getvalue()
+
+
+def _tar_gz_with_long_name(length: int, fmt: int) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", format=fmt) as tar:
+        info = tarfile.TarInfo("c/" + "n" * length + ".png")
+        data = png(cross())
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", [tarfile.PAX_FORMAT, tarfile.GNU_FORMAT], ids=["pax", "gnu"])
+def test_huge_tar_name_header_is_refused_unread(fmt):
+    from paramembed.tasks.zips import read_zip
+
+    data = _tar_gz_with_long_name(60 * 2**20, fmt)  # ~60 KB gzipped; the old reader held the 60 MB name (+180 MB)
+    grown, result = peak_growth_mb(lambda: read_zip(data, "task.zip"))  # the format is sniffed from content
+    assert "tar header" in one_line(result)
+    assert grown < 30
+
+
+def test_long_member_names_are_shortened_in_messages():
+    from paramembed.tasks.zips import read_zip
+
+    long_name = "c/" + "x" * 3000 + ".txt"
+    _, _, problems = read_zip(_zip([(long_name, b"text"), ("a/1.png", png(cross())), ("b/1.png", png(255 - cross()))]))
+    assert problems and all(len(p) < 300 for p in problems), problems
+
+
+def test_archive_path_thousands_of_folders_deep_is_refused(tmp_path):
+    from paramembed.data.archives import extract_archive
+
+    data = _zip([("a/" * 1500 + "x.png", png(cross()))])
+    with pytest.raises(ParamembedError, match="folders deep") as caught:
+        extract_archive(data, tmp_path / "out", label="deep.zip")
+    one_line(caught.value)
+    assert file_count(tmp_path) == 0  # nothing left behind
+
+
+def test_duplicate_member_names_are_decoded_once(monkeypatch):
+    from paramembed.tasks import zips
+
+    decoded = []
+    real = zips.decode_image
+    monkeypatch.setattr(zips, "decode_image", lambda *a, **k: decoded.append(a[1]) or real(*a, **k))
+    image = png(cross())
+    members = [("c/x.png", image)] * 1998 + [("d/y.png", png(255 - cross()))]
+    classes, _, problems = zips.read_zip(_zip(members, zipfile.ZIP_STORED), "dupes.zip")
+    assert len(decoded) == 2  # the old reader decoded all 1,999 past the 30-per-class cap
+    assert [len(v) for v in classes.values()] == [1, 1]
+    assert any("1997 entries repeat a name" in p for p in problems), problems
+
+
+def test_image_bytes_holding_the_zip_record_signature_do_not_count_as_entries():
+    from PIL import PngImagePlugin
+
+    from paramembed.tasks.zips import read_zip
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("note", "PK\x01\x02" * 2100)  # stored raw in a tEXt chunk
+    buf = io.BytesIO()
+    Image.fromarray(cross()).save(buf, "PNG", pnginfo=info)
+    classes, _, _ = read_zip(_zip([("a/1.png", buf.getvalue()), ("b/1.png", png(255 - cross()))], zipfile.ZIP_STORED))
+    assert sorted(classes) == ["a", "b"]
+
+
+@pytest.mark.slow
+def test_task_zip_of_six_40_megapixel_pngs_stays_within_the_image_budget():
+    from paramembed.tasks.zips import read_zip
+
+    big = big_rgba_png()
+    data = _zip([(f"{c}/{i}.png", big) for c in "ab" for i in range(3)])  # ~1 MB; old: +2.46 GB
+    grown, result = peak_growth_mb(lambda: read_zip(data, "big.zip"))
+    assert isinstance(result, tuple) and [len(v) for v in result[0].values()] == [3, 3], result
+    assert grown < IMAGE_PEAK_MB

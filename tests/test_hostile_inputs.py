@@ -9,6 +9,7 @@ table. Costly cases are marked slow.
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 import unicodedata
 import warnings
@@ -286,3 +287,159 @@ def test_task_zip_of_six_40_megapixel_pngs_stays_within_the_image_budget():
     grown, result = peak_growth_mb(lambda: read_zip(data, "big.zip"))
     assert isinstance(result, tuple) and [len(v) for v in result[0].values()] == [3, 3], result
     assert grown < IMAGE_PEAK_MB
+
+
+# ============ 5. non-finite weights: training stops, loaders refuse ============
+
+
+def _tiny_train_config(tmp_path, **overrides):
+    from paramembed.config import ModelConfig, TrainConfig
+
+    values = dict(name="tiny", out_dir=str(tmp_path), model=ModelConfig(generator="hyper", width=16),
+                  ways=[5], shots=[1], queries=2, tasks_per_batch=4, episodes=80, warmup_episodes=0,
+                  val_every=0, val_episodes=2, val_ways=5, checkpoint_every=20, lr=3e-3)
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+@pytest.mark.timeout(300)
+def test_training_stops_with_one_line_on_a_non_finite_loss(tmp_path):
+    from paramembed.checkpoint import WEIGHTS
+    from paramembed.training import train
+
+    with pytest.raises(ParamembedError, match="diverged") as caught:
+        train(_tiny_train_config(tmp_path, lr=1e30, checkpoint_every=0), progress=False)
+    one_line(caught.value)
+    assert not (tmp_path / "tiny" / WEIGHTS).exists()  # nothing saved after the divergence
+
+
+def _damaged_model_folder(tmp_path, how: str):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from paramembed.checkpoint import ASSETS, WEIGHTS
+
+    folder = tmp_path / "model"
+    shutil.copytree(ASSETS / "proto", folder)
+    tensors = load_file(str(folder / WEIGHTS))
+    name = next(k for k, v in tensors.items() if v.is_floating_point() and v.dim() > 1)
+    if how == "nan":
+        tensors[name][0] = float("nan")
+    elif how == "inf":
+        tensors[name][0] = float("inf")
+    else:
+        tensors[name] = tensors[name].to(torch.int8)
+    save_file(tensors, str(folder / WEIGHTS))
+    return folder
+
+
+@pytest.mark.parametrize("how", ["nan", "inf", "int8"])
+def test_load_model_refuses_non_finite_or_integer_weights(tmp_path, how):
+    folder = _damaged_model_folder(tmp_path, how)
+    with pytest.raises(ParamembedError, match="NaN or infinite|floating point") as caught:
+        load_model(folder, device="cpu")
+    one_line(caught.value)
+
+
+def _classifier_bytes(model, labels=None, **changes) -> bytes:
+    from safetensors.torch import load as load_bytes
+    from safetensors.torch import save as save_bytes
+
+    from paramembed.export import classifier_to_bytes
+
+    clf = model.adapt([cross(), 255 - cross()], ["a", "b"])
+    data = classifier_to_bytes(clf, "hyper", model.config)
+    tensors = load_bytes(data)
+    meta = json_meta(data)
+    if labels is not None:
+        meta["labels"] = json.dumps(labels)
+    tensors.update(changes)
+    return save_bytes(tensors, metadata=meta)
+
+
+def json_meta(data: bytes) -> dict:
+    import struct
+
+    (size,) = struct.unpack("<Q", data[:8])
+    return json.loads(data[8 : 8 + size])["__metadata__"]
+
+
+@pytest.mark.parametrize("case, change, message", [
+    ("nan weights", lambda t: {"weights": t["weights"] * float("nan")}, "NaN or infinite"),
+    ("infinite scale", lambda t: {"scale": torch.tensor(float("inf"))}, "NaN or infinite"),
+    ("int8 weights", lambda t: {"weights": t["weights"].to(torch.int8)}, "floating point"),
+    ("scale of wrong shape", lambda t: {"scale": torch.ones(3)}, "scale should be one number"),
+    ("empty classifier", lambda t: {"weights": t["weights"][:, :0], "bias": t["bias"][:, :0],
+                                    "embedding": t["embedding"][:, :0], "labels": []}, "no classes"),
+    ("fast weights of another backbone", lambda t: {"fast.layers.0.0.weight": torch.ones(3, 3)}, "another model|fast weights"),
+])
+def test_load_classifier_refuses_bad_tensors(glyph_model, case, change, message):
+    from safetensors.torch import load as load_bytes
+
+    from paramembed.export import classifier_to_bytes, load_classifier
+
+    base = load_bytes(classifier_to_bytes(glyph_model.adapt([cross(), 255 - cross()], ["a", "b"]), "hyper", glyph_model.config))
+    data = _classifier_bytes(glyph_model, **change(base))  # "labels" goes into the metadata
+    with pytest.raises(ParamembedError, match=message) as caught:
+        load_classifier(data, model=glyph_model)
+    one_line(caught.value)
+
+
+@pytest.mark.timeout(60)
+def test_load_classifier_refuses_a_device_without_reading_it():
+    from paramembed.export import load_classifier
+
+    grown, result = peak_growth_mb(lambda: load_classifier("/dev/zero"))  # the old loader read forever
+    assert "not a file" in one_line(result)
+    assert grown < SMALL_PEAK_MB
+
+
+# ============ 6 and 8. training state: damaged keys, the loss line after a resume ============
+
+
+@pytest.mark.parametrize("damage", ["no optimiser", "rng of floats", "optimiser of text"])
+def test_damaged_training_state_is_one_line(tmp_path, damage):
+    from paramembed.checkpoint import STATE, _checkpoint_folder
+    from paramembed.training import train
+
+    config = _tiny_train_config(tmp_path, episodes=40)
+    run_dir = train(config, progress=False)
+    state_path = _checkpoint_folder(run_dir) / STATE
+    state = torch.load(state_path, weights_only=True)
+    if damage == "no optimiser":
+        del state["optimiser"]
+    elif damage == "rng of floats":
+        state["torch_rng"] = torch.zeros(3)
+    else:
+        state["optimiser"] = {"param_groups": ["x"], "state": {}}
+    torch.save(state, state_path)
+    with pytest.raises(ParamembedError, match="use --fresh") as caught:
+        train(_tiny_train_config(tmp_path, episodes=80), progress=False)
+    one_line(caught.value)
+
+
+@pytest.mark.slow
+def test_loss_line_after_a_resume_averages_the_same_steps_as_an_uninterrupted_run(tmp_path, monkeypatch):
+    from paramembed import training
+
+    def train_lines(run_dir):
+        lines = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        return {m["step"]: m["loss"] for m in lines if m["split"] == "train"}
+
+    whole = training.train(_tiny_train_config(tmp_path / "a"), progress=False)  # 20 steps, checkpoints every 5
+    real_step, calls = training.training_step, []
+
+    def killed_at_step_8(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 8:
+            raise KeyboardInterrupt  # the checkpoint of step 5 is the last complete one
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(training, "training_step", killed_at_step_8)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(_tiny_train_config(tmp_path / "b"), progress=False)
+    monkeypatch.setattr(training, "training_step", real_step)
+    resumed = training.train(_tiny_train_config(tmp_path / "b"), progress=False)
+    # Step 10's line averages steps 1-10 in both (the old resume averaged only steps 6-10).
+    assert train_lines(resumed)[10] == pytest.approx(train_lines(whole)[10], rel=1e-5)

@@ -443,3 +443,62 @@ def test_loss_line_after_a_resume_averages_the_same_steps_as_an_uninterrupted_ru
     resumed = training.train(_tiny_train_config(tmp_path / "b"), progress=False)
     # Step 10's line averages steps 1-10 in both (the old resume averaged only steps 6-10).
     assert train_lines(resumed)[10] == pytest.approx(train_lines(whole)[10], rel=1e-5)
+
+
+# ============ 6, 7 and 8. the command line: one line and exit status 2, fast ============
+
+
+def _config_files(folder):
+    deep_json = folder / "deep.json"
+    deep_json.write_text('{"a":' * 5000 + "1" + "}" * 5000)
+    deep_yaml = folder / "deep.yaml"
+    deep_yaml.write_text("a: " + "[" * 5000 + "]" * 5000)
+    big_int = folder / "bigint.yaml"
+    big_int.write_text("seed: " + "9" * 5000)
+    bomb, previous = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n', "a"
+    for name in "bcdefghi":  # 9 aliases per level, 9 levels: 9^9 strings once expanded
+        bomb += f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]\n"
+        previous = name
+    (folder / "bomb.yaml").write_text(bomb + "holdout: *i\n")
+    return folder
+
+
+CLI_CASES = {
+    "deep JSON config": (["train", "--config", "{f}/deep.json"], "nested too deeply"),
+    "deep YAML config": (["train", "--config", "{f}/deep.yaml"], "nested too deeply"),
+    "5000-digit YAML int": (["train", "--config", "{f}/bigint.yaml"], "cannot be read"),
+    "YAML alias bomb": (["train", "--config", "{f}/bomb.yaml"], "expands to more than"),
+    "deep override": (["train", "--set", "holdout=" + "[" * 40 + "]" * 40], "nested more than"),
+    "device=mps": (["train", "--set", "device=mps"], "MPS is not available"),
+    "seed=2**64+1": (["train", "--set", f"seed={2**64 + 1}"], "below 2\\^63"),
+    "seed over 32 bits": (["train", "--set", f"seed={2**40}"], "seed must be at most"),
+    "model.backbone=evil": (["train", "--set", "model.backbone=evil"], "unknown model.backbone 'evil'"),
+    "data=/dev/zero": (["train", "--set", "data=/dev/zero"], "unknown dataset '/dev/zero'"),
+    "ways=[2,1000000]": (["train", "--set", "ways=[2,1000000]"], "ways must be at most 1000"),
+    "evaluate --ways 1000000": (["evaluate", "--ways", "1000000", "--episodes", "2"], "--ways must be at most"),
+    "--name ''": (["train", "--name", ""], "run name ''"),
+    "holdout on procedural data": (["train", "--set", "holdout=[nope]"], "holdout names classes of a folder"),
+    "mix_data that does not exist": (["train", "--set", "mix_data=/nonexistent"], "mix_data '/nonexistent'"),
+    "bench --threads -1": (["bench", "--threads", "-1", "--quick"], "--threads must be a positive"),
+    "report --threads -1": (["report", "--threads", "-1", "--readme-only"], "--threads must be a positive"),
+    "bench --json /proc/x.json": (["bench", "--json", "/proc/x.json", "--quick", "--only", "data"], "cannot be written"),
+}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", list(CLI_CASES))
+def test_cli_refuses_in_one_line_with_status_2(tmp_path, capsys, case):
+    from paramembed.cli import main
+
+    argv, message = CLI_CASES[case]
+    folder = _config_files(tmp_path)
+    argv = [a.replace("{f}", str(folder)) for a in argv]
+    if argv[0] == "train":
+        argv += ["--set", f"out_dir={tmp_path / 'runs'}", "--set", "episodes=4", "--set", "val_episodes=2", "--quiet"]
+    grown, status = peak_growth_mb(lambda: main(argv))
+    err = capsys.readouterr().err.strip()
+    assert status == 2, f"{status!r}; stderr: {err[-300:]}"
+    assert len(err.splitlines()) == 1 and len(err) < 400, err
+    assert __import__("re").search(message, err), err
+    assert grown < SMALL_PEAK_MB
+    assert not (tmp_path / "runs" / "run").exists()  # nothing was trained

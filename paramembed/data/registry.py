@@ -134,7 +134,7 @@ def _split(source: str, split: str, spec: InputSpec, min_images: int, holdout: l
         if spec.channels != 3:
             raise ParamembedError("the procedural photos are colour images; this model reads greyscale glyphs")
         return ProceduralPhotos(split, image_size=spec.image_size)
-    if not Path(source).exists():
+    if not (Path(source).is_dir() or Path(source).is_file()):  # a device such as /dev/zero is neither
         raise ParamembedError(
             f"unknown dataset {source!r}: not 'procedural', 'procedural-photo', or an existing folder / archive"
         )

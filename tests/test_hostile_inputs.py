@@ -20,7 +20,7 @@ import pytest
 import torch
 from PIL import Image
 
-from hostile import big_rgba_png, file_count, lying_jpeg, peak_growth_mb, png, thin_png
+from hostile import big_rgba_png, file_count, folder_bytes, lying_jpeg, peak_growth_mb, png, thin_png
 from paramembed import load_model
 from paramembed.data.preprocess import image_to_tensor, open_image
 from paramembed.errors import ParamembedError
@@ -502,3 +502,76 @@ def test_cli_refuses_in_one_line_with_status_2(tmp_path, capsys, case):
     assert __import__("re").search(message, err), err
     assert grown < SMALL_PEAK_MB
     assert not (tmp_path / "runs" / "run").exists()  # nothing was trained
+
+
+# ============ 2. visitors' uploads: upload limits, disk budgets, nothing left on refusal ============
+
+
+def _zeros_zip(megabytes: int, per_member: int = 16) -> bytes:
+    """A zip of `megabytes` MB of zeros in members of `per_member` MB: a few hundred KB on the wire."""
+    buf = io.BytesIO()
+    block = b"\0" * 2**20
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for i in range(0, megabytes, per_member):
+            with z.open(f"c/{i}.png", "w") as member:
+                for _ in range(per_member):
+                    member.write(block)
+    return buf.getvalue()
+
+
+def test_refused_upload_leaves_nothing_and_names_no_server_path(tmp_path):
+    from paramembed.explorer_sources import new_session_id, public_message, unpack_upload
+
+    root = tmp_path / "visitors"
+    data = _zeros_zip(300)  # the old explorer unpacked this under the 2 GiB dataset limits and kept it
+    grown, result = peak_growth_mb(lambda: unpack_upload(new_session_id(), "bomb.zip", data, root=root))
+    text = one_line(result)
+    assert "bomb.zip" in text and "256 MB" in text  # the upload limits, not the dataset ones
+    assert folder_bytes(root) == 0 and file_count(root) == 0
+    assert str(tmp_path) not in public_message(result, root, "bomb.zip", root)
+    assert grown < SMALL_PEAK_MB
+
+
+def test_upload_with_more_files_than_the_explorer_reads_is_refused(tmp_path):
+    from paramembed.explorer_sources import UPLOAD_LIMITS, new_session_id, unpack_upload
+
+    data = _zip([(f"c{i % 50}/{i}.png", b"x") for i in range(UPLOAD_LIMITS.max_members + 1)], zipfile.ZIP_STORED)
+    with pytest.raises(ParamembedError, match="5000 entries"):
+        unpack_upload(new_session_id(), "many.zip", data, root=tmp_path)
+    assert file_count(tmp_path) == 0
+
+
+def test_uploads_stay_within_the_session_and_global_disk_budgets(tmp_path):
+    from paramembed.data.archives import ArchiveLimits
+    from paramembed.explorer_sources import new_session_id, unpack_upload
+
+    limits = ArchiveLimits(max_total_bytes=2**20, max_member_bytes=2**20, max_members=100)
+    budget = 3 * 2**20  # room for three sessions' uploads
+    noise = np.random.default_rng(0).integers(0, 255, 900_000, np.uint8).tobytes()  # incompressible
+    sessions = [new_session_id() for _ in range(5)]
+    for i, session in enumerate(sessions):
+        for again in range(2):  # each session uploads twice: its second upload replaces its first
+            data = _zip([(f"c/{again}.png", noise)], zipfile.ZIP_STORED)
+            unpack_upload(session, f"set{i}.zip", data, root=tmp_path, limits=limits, budget=budget)
+        assert folder_bytes(tmp_path) <= budget
+        assert folder_bytes(tmp_path / session) <= limits.max_total_bytes
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert kept == sorted(sessions[-3:])  # the least recently used sessions were evicted
+
+
+def test_an_uploads_dataset_leaves_no_decoded_copy_in_the_cache(tmp_path, monkeypatch):
+    from paramembed.config import InputSpec
+    from paramembed.data.registry import get_dataset
+    from paramembed.explorer_sources import new_session_id, public_message, unpack_upload
+
+    monkeypatch.setenv("PARAMEMBED_CACHE", str(tmp_path / "cache"))
+    members = [(f"c{c}/{i}.png", png(np.roll(cross(), c * 3 + i, axis=1))) for c in range(3) for i in range(2)]
+    folder = unpack_upload(new_session_id(), "mine.zip", _zip(members + [("c0/bad.png", b"not a png")]))
+    with pytest.raises(ParamembedError) as caught:
+        get_dataset(str(folder), "test", InputSpec(), cache_arrays=False)
+    text = public_message(caught.value, folder, "mine.zip")
+    assert "mine.zip/c0/bad.png" in text and str(tmp_path) not in text
+    (folder / "c0" / "bad.png").unlink()
+    dataset = get_dataset(str(folder), "test", InputSpec(), cache_arrays=False)
+    assert dataset.data.shape == (6, 1, 28, 28)
+    assert file_count(tmp_path / "cache" / "arrays") == 0  # the old loader wrote a .npy per upload, never deleted

@@ -70,3 +70,23 @@ def test_explorer_refuses_a_bomb_upload_without_server_paths_or_leftovers(tiny_m
     cache = tmp_path / "cache"
     left = [p for p in cache.rglob("*") if p.is_file()] if cache.exists() else []
     assert left == []  # the old page kept the archive and its partial unpacking
+
+
+# ============ network visitors see no server paths ============
+
+
+def test_network_visitors_see_no_runs_folder_path(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    runs = tmp_path / "secret-runs"
+    monkeypatch.setenv("PARAMEMBED_RUNS", str(runs))
+    monkeypatch.setenv("PARAMEMBED_MODE", "network")
+    pages = Path(__file__).resolve().parents[2] / "pages"
+    for page in ("train.py", "curves.py"):
+        at = AppTest.from_file(str(pages / page), default_timeout=60).run()
+        assert not at.exception
+        shown = rendered(at)
+        assert not [s for s in shown if "secret-runs" in s], page
+    monkeypatch.setenv("PARAMEMBED_MODE", "local")  # on one's own machine the path helps
+    at = AppTest.from_file(str(pages / "train.py"), default_timeout=60).run()
+    assert any("secret-runs" in s for s in rendered(at))

@@ -20,7 +20,7 @@ import pytest
 import torch
 from PIL import Image
 
-from hostile import big_rgba_png, file_count, folder_bytes, lying_jpeg, peak_growth_mb, png, thin_png
+from hostile import MB, big_rgba_png, file_count, folder_bytes, lying_jpeg, peak_growth_mb, png, thin_png
 from paramembed import load_model
 from paramembed.data.preprocess import image_to_tensor, open_image
 from paramembed.errors import ParamembedError
@@ -575,3 +575,22 @@ def test_an_uploads_dataset_leaves_no_decoded_copy_in_the_cache(tmp_path, monkey
     dataset = get_dataset(str(folder), "test", InputSpec(), cache_arrays=False)
     assert dataset.data.shape == (6, 1, 28, 28)
     assert file_count(tmp_path / "cache" / "arrays") == 0  # the old loader wrote a .npy per upload, never deleted
+
+
+# ============ 3. the per-session memory budget a task's limits keep ============
+
+
+@pytest.mark.slow
+def test_a_task_at_its_limits_stays_within_the_session_budget():
+    from paramembed.tasks import LIMITS, decode_image
+
+    buf = io.BytesIO()
+    noise = np.random.default_rng(0).integers(0, 255, (30, 40, 3), np.uint8)
+    Image.fromarray(noise).resize((4000, 3000), Image.Resampling.BICUBIC).save(buf, "JPEG")  # a 12 MP photo
+    photo = buf.getvalue()
+    count = LIMITS.max_classes * LIMITS.max_images_per_class + LIMITS.max_queries  # 1,000 images
+    held: list = []
+    grown, _ = peak_growth_mb(lambda: held.extend(decode_image(photo, f"{i}.jpg") for i in range(count)))
+    stored = sum(len(t.image.tobytes()) for t in held)
+    assert stored <= LIMITS.session_image_bytes() <= 200 * MB  # the old 512-px side held 590 MB of these
+    assert grown < 200 + SMALL_PEAK_MB

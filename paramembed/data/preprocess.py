@@ -69,8 +69,12 @@ def alpha_background(spec: InputSpec | None) -> float | None:
     return 0.0 if spec.polarity == "light_ink" else None
 
 
-def open_image(source: str | Path | bytes, name: str | None = None, spec: InputSpec | None = None) -> Image.Image:
+def open_image(source: str | Path | bytes, name: str | None = None, spec: InputSpec | None = None,
+               max_side: int | None = None) -> Image.Image:
     """Decode one image safely and return it as 8-bit 'L' or 'RGB', upright (EXIF applied).
+
+    `max_side`: the caller keeps at most this many pixels on the long side, so a JPEG may be
+    decoded at any 1/2..1/8 scale that still has them (else the gate's own working size applies).
 
     Animated images give their first frame; transparency is flattened (see `alpha_background`);
     16-bit, float and CMYK are converted. Raises `ParamembedError` naming `name` (or the path) for
@@ -103,7 +107,7 @@ def open_image(source: str | Path | bytes, name: str | None = None, spec: InputS
                 check_size(img.width, img.height, label)
                 if img.format == "JPEG":
                     _check_jpeg_bytes(img, file_bytes, label)
-                    factor = reduce_factor(img.width, img.height)
+                    factor = reduce_factor(img.width, img.height) if max_side is None else max(img.size) // max_side
                     if factor > 1:  # decode at 1/2, 1/4 or 1/8 scale, no smaller than asked
                         img.draft(img.mode, (math.ceil(img.width / factor), math.ceil(img.height / factor)))
                 return _decoded(img, label, alpha_background(spec))

@@ -22,9 +22,9 @@ class TaskLimits:
     max_zip_unpacked_bytes: int = 400 * 1024 * 1024  # its members together, counted while reading
     max_zip_members: int = 2000
     max_name_length: int = 60
-    # Stored images are shrunk to this side: every model reads at most a few hundred pixels, and a
-    # session holding thirty 40 MP photos would hold gigabytes.
-    stored_side: int = 512
+    # Stored images are shrunk to this side: models read at most 224 pixels (most 28 or 32), and a
+    # session holding thirty 40 MP photos would hold gigabytes. At 512 a full task held 786 MB.
+    stored_side: int = 256
 
     def describe(self) -> str:
         return (
@@ -33,6 +33,14 @@ class TaskLimits:
             f"{self.max_image_pixels // 1_000_000} megapixels; a zip up to {self.max_zip_bytes // 2**20} MB "
             f"and {self.max_zip_members} files ({self.max_zip_unpacked_bytes // 2**20} MB unpacked)"
         )
+
+    def session_image_bytes(self) -> int:
+        """The most one session's task holds in decoded images: every image at the stored side, RGB.
+
+        1,000 images x 256 x 256 x 3 bytes = 197 MB: the per-session memory budget the README states.
+        """
+        images = self.max_classes * self.max_images_per_class + self.max_queries
+        return images * self.stored_side * self.stored_side * 3
 
     def archive_limits(self) -> ArchiveLimits:
         """The limits a task zip is read under, member by member."""

@@ -60,7 +60,7 @@ def cross(size: int = 40) -> np.ndarray:
 
 
 def test_thin_png_is_refused_by_its_shape_before_any_pixel_work(glyph_model):
-    # The old gate centred this 3 x 12,000 line in a 12,000^2 float square: +576 MB for 200 bytes.
+    # The old gate centred this 3 x 12,000 line in a 12,000^2 float square: +1.1 GB for 200 bytes.
     grown, result = peak_growth_mb(lambda: glyph_model.adapt([thin_png(12_000)] * 2, ["a", "b"]))
     assert "strip" in one_line(result)
     assert grown < SMALL_PEAK_MB
@@ -81,7 +81,7 @@ def test_thin_array_is_refused_by_its_shape():
 
 
 def test_long_glyph_within_the_aspect_cap_stays_cheap_and_reads_the_same(glyph_model):
-    # 15:1 and 12 MP: accepted, and reduced before the centring square is built (old: +730 MB).
+    # 15:1 and 12 MP: accepted, and reduced before the centring square is built (old: +1.46 GB).
     from paramembed.config import InputSpec
 
     small = np.full((12, 180), 255, np.uint8)
@@ -176,7 +176,7 @@ def test_nfc_and_nfd_labels_are_one_class(glyph_model):
 @pytest.mark.slow
 def test_predict_on_thousands_of_queries_stays_within_one_chunk(glyph_model):
     clf = glyph_model.adapt([cross(), 255 - cross()], ["a", "b"])
-    queries = torch.rand(6000, 1, 28, 28)  # preprocessed; the old predict ran all 6,000 at once (+1.2 GB)
+    queries = torch.rand(6000, 1, 28, 28)  # preprocessed; the old predict ran all 6,000 at once (+2.3 GB)
     grown, result = peak_growth_mb(lambda: glyph_model.predict(clf, queries))
     assert isinstance(result, torch.Tensor) and result.shape == (6000, 2), result
     assert grown < PREDICT_PEAK_MB
@@ -227,7 +227,7 @@ def _tar_gz_with_long_name(length: int, fmt: int) -> bytes:
 def test_huge_tar_name_header_is_refused_unread(fmt):
     from paramembed.tasks.zips import read_zip
 
-    data = _tar_gz_with_long_name(60 * 2**20, fmt)  # ~60 KB gzipped; the old reader held the 60 MB name (+180 MB)
+    data = _tar_gz_with_long_name(60 * 2**20, fmt)  # ~60 KB gzipped; the old reader held the 60 MB name (+306 MB)
     grown, result = peak_growth_mb(lambda: read_zip(data, "task.zip"))  # the format is sniffed from content
     assert "tar header" in one_line(result)
     assert grown < 30

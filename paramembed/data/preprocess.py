@@ -152,6 +152,11 @@ def _reduced(img: Image.Image) -> Image.Image:
     factor = reduce_factor(img.width, img.height)
     if factor == 1:
         return img
+    if img.mode.startswith("I;16"):  # Pillow cannot reduce 16-bit images: a block mean, kept 16-bit
+        arr = np.asarray(img)
+        h, w = arr.shape[0] // factor * factor, arr.shape[1] // factor * factor
+        blocks = arr[:h, :w].reshape(h // factor, factor, w // factor, factor)
+        return Image.fromarray((blocks.mean(axis=(1, 3), dtype=np.float32) + 0.5).astype(np.uint16))  # mode I;16
     if img.mode in ("1", "P", "PA"):  # reduce works on pixel values, not palette indices or bits
         img = img.convert("RGBA" if img.mode != "1" else "L")
     return img.reduce(factor)

@@ -170,6 +170,15 @@ def test_nfc_and_nfd_labels_are_one_class(glyph_model):
     assert clf.labels == [nfc, "b"]
 
 
+def test_the_app_task_treats_nfc_and_nfd_names_as_one_class():
+    from paramembed.tasks import TaskDraft
+
+    draft = TaskDraft()
+    draft.add_class(unicodedata.normalize("NFC", "café"))
+    with pytest.raises(ParamembedError, match="already a class"):
+        draft.add_class(unicodedata.normalize("NFD", "café"))
+
+
 # ============ 10. predict batches its queries ============
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from paramembed.data.archives import CLUTTER, ArchiveLimits
@@ -54,8 +55,8 @@ QUERY_FOLDERS = ("query", "queries")
 
 
 def check_class_name(name: str, limits: TaskLimits = LIMITS) -> str:
-    """A class name, stripped; raises when it is empty or too long."""
-    clean = " ".join(str(name).split())
+    """A class name, stripped and in Unicode NFC (as `adapt` compares labels); raises when it is empty or too long."""
+    clean = unicodedata.normalize("NFC", " ".join(str(name).split()))
     if not clean:
         raise ParamembedError("a class needs a name")
     if len(clean) > limits.max_name_length:

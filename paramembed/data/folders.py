@@ -4,7 +4,8 @@
     ImageFolder:  root/<class>/<image>.{png,jpg,...}                            (one group)
 
 A `.zip` or `.tar` (plain, `.gz` / `.tgz`, `.bz2`, `.xz`) is unpacked once into a cache folder, within limits on its size
-(`archives.DATASET_LIMITS` by default; pass `archives.UPLOAD_LIMITS` for a visitor's upload). Images are decoded with Pillow
+(`archives.DATASET_LIMITS` by default; pass `archives.UPLOAD_LIMITS` for a training upload; the explorer unpacks a
+visitor's archive itself, within `explorer_sources.UPLOAD_LIMITS`, and opens the folder with `cache_arrays=False`). Images are decoded with Pillow
 into the model's input format (`InputSpec`) once, and kept in memory (and on disk, keyed by the
 files and the spec) so that evaluation over a thousand episodes never decodes twice.
 """

@@ -17,6 +17,8 @@ from paramembed import curves as C
 from paramembed import run_metrics as M
 from paramembed import run_processes as P
 from paramembed import runs as R
+from paramembed.errors import ParamembedError
+from paramembed.serving import serving_from_env
 
 REFRESH_S = 5
 STAGE_TITLES = {
@@ -27,7 +29,11 @@ STAGE_TITLES = {
 st.title("Training curves")
 all_runs = C.curve_runs()
 if not all_runs:
-    st.info(f"No training logs yet: none in assets/models/*/ or assets/backbones/*/ and none in {R.runs_root()}/*/. "
+    try:
+        runs_folder = serving_from_env().shown_path(R.runs_root(), "the runs folder")
+    except ParamembedError:  # the train page reports bad settings; here it only changes a path in a sentence
+        runs_folder = "the runs folder"
+    st.info(f"No training logs yet: none in assets/models/*/ or assets/backbones/*/ and none in {runs_folder}/*/. "
             "Start one on the *Train it yourself* page, or run `make models`.")
     st.stop()
 

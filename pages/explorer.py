@@ -19,9 +19,12 @@ import streamlit as st
 from paramembed import embeddings as E
 from paramembed import projection as P
 from paramembed.app import explorer_figures as F
+from paramembed.app.display import md_text
 from paramembed.data.cache import LRU
 from paramembed.errors import ParamembedError
-from paramembed.explorer_sources import MAX_UPLOAD_BYTES, procedural_source, server_source, store_upload
+from paramembed.explorer_sources import (
+    MAX_UPLOAD_BYTES, new_session_id, procedural_source, public_message, server_source, unpack_upload, uploads_root,
+)
 from paramembed.serving import serving_from_env
 from paramembed.ui import load_model_cached, model_lock, model_picker, show_error
 
@@ -40,6 +43,7 @@ SHOT_CHOICES = (1, 2, 5, 10)
 DEFAULT_CLASSES = 40
 MAX_THUMBNAILS = 300
 MAX_CACHED = 12
+MAX_OPEN_DATASETS = 8  # decoded datasets held by the process: each visitor's upload is one, so they are bounded too
 
 
 @st.cache_resource
@@ -59,12 +63,13 @@ def cached(key: tuple, compute):
         return store.get_or_make(key, lambda: value)
 
 
-@st.cache_resource(show_spinner="Opening the dataset (once per process)...")
-def open_dataset(source: str, spec_items: tuple, min_images: int):
+@st.cache_resource(show_spinner="Opening the dataset (once per process)...", max_entries=MAX_OPEN_DATASETS)
+def open_dataset(source: str, spec_items: tuple, min_images: int, upload: bool = False):
     from paramembed.config import InputSpec
     from paramembed.data.registry import get_dataset
 
-    return get_dataset(source, "test", InputSpec(**dict(spec_items)), min_images=min_images)
+    # A visitor's upload is unpacked already (within its limits); its decoded images stay in memory only.
+    return get_dataset(source, "test", InputSpec(**dict(spec_items)), min_images=min_images, cache_arrays=not upload)
 
 
 st.title("Weight-embedding explorer")
@@ -83,7 +88,12 @@ try:
 except ParamembedError as err:
     show_error(err)
     st.stop()
-sources = [s for s in SOURCE_LABELS if s != "folder" or serving.may_read_folders()]
+admin_token = None
+if serving.on_network or serving.admin_token:
+    admin_token = st.sidebar.text_input(
+        "Admin token", type="password", key="explorer_admin_token",
+        help="the server's PARAMEMBED_ADMIN_TOKEN: lets this session read folders on the server") or None
+sources = [s for s in SOURCE_LABELS if s != "folder" or serving.may_read_folders(admin_token)]
 
 # ============ what to embed ============
 with st.sidebar:
@@ -122,7 +132,7 @@ if source == "playground":
         task = draft.build() if draft is not None else None
     except ParamembedError as err:
         task = None
-        st.warning(f"The playground's task is not ready: {err}")
+        st.warning(f"The playground's task is not ready: {md_text(err)}")
     if task is None or task.ways < 2:
         st.info("Build a task with at least two classes on the Playground page first, or pick another source.")
         st.stop()
@@ -136,6 +146,7 @@ if source == "playground":
     shots_list = tuple(k for k in shots_list if k <= fewest) or (fewest,)
     data_key = ("playground", task.key)
 else:
+    name = None
     try:
         if source == "procedural":
             name = procedural_source(model.config.input.channels)
@@ -145,19 +156,23 @@ else:
                 st.stop()
             if upload.size > MAX_UPLOAD_BYTES:  # the widget refuses these too; never trust one check
                 raise ParamembedError(f"{upload.name!r} is over {MAX_UPLOAD_BYTES // 2**20} MB")
+            # This session's own folder on disk: a new upload replaces its last one (explorer_sources).
+            session = st.session_state.setdefault("explorer_session", new_session_id())
             stored = st.session_state.get("explorer_stored")
             if not stored or stored[0] != upload.file_id:
-                stored = (upload.file_id, str(store_upload(upload.name, upload.getvalue())))
+                st.session_state.pop("explorer_stored", None)
+                stored = (upload.file_id, str(unpack_upload(session, upload.name, upload.getvalue())))
                 st.session_state["explorer_stored"] = stored
             name = stored[1]
         else:
             if not (folder or "").strip():
                 st.info("Type the path of a folder or archive under the shared folders in the sidebar.")
                 st.stop()
-            name = server_source(folder, serving)
-        dataset = open_dataset(name, spec_items, max(shots_list))
+            name = server_source(folder, serving, admin_token)
+        dataset = open_dataset(name, spec_items, max(shots_list), upload=source == "upload")
     except ParamembedError as err:
-        show_error(err)
+        # An upload's messages name the upload, never the server folder it was unpacked into.
+        show_error(ParamembedError(public_message(err, Path(name or uploads_root()), upload.name)) if source == "upload" else err)
         st.stop()
     data_key = (name,)
 
@@ -231,9 +246,9 @@ def explore() -> None:
     matches = P.match_labels(query, names, alphabets)
     if query.strip():
         if matches.any():
-            st.caption(f"{int(matches.sum())} of {len(rows)} points match {query.strip()!r}.")
+            st.caption(f"{int(matches.sum())} of {len(rows)} points match {md_text(repr(query.strip()))}.")
         else:
-            st.warning(f"No class or alphabet matches {query.strip()!r}.")
+            st.warning(f"No class or alphabet matches {md_text(repr(query.strip()))}.")
     fig = F.class_scatter(emb, rows, xy, colour, matches, thumbnails=thumbnails and can_draw)
     st.caption("Click a point to select it (shift-click adds more), or choose the lasso or box in the chart's "
                "toolbar to select many; you see their drawings and nearest neighbours below."
@@ -256,13 +271,13 @@ def explore() -> None:
         for r in selected[:8]:
             ci, shots = int(emb.class_index[r]), int(emb.shots[r])
             left, right = st.columns([2, 3])
-            left.markdown(f"**{emb.names[r]}** · {emb.alphabets[r]} · {shots}-shot support")
+            left.markdown(f"**{md_text(emb.names[r])}** · {md_text(emb.alphabets[r])} · {shots}-shot support")
             left.image([emb.drawing(ci, s) for s in range(shots)], width=56, clamp=True)
             near = P.cosine_neighbours(all_vectors, r, k, candidates=np.flatnonzero(emb.shots == shots))
             right.markdown(f"Nearest by cosine ({SPACES[space].split(' (')[0]}, same shots):")
             right.image([emb.drawing(int(emb.class_index[j]), 0) for j, _ in near], width=56, clamp=True,
-                        caption=[f"{emb.names[j].split('/')[-1]} {s:.2f}" for j, s in near])
-            right.caption(", ".join(f"{emb.names[j]} ({s:.3f})" for j, s in near))
+                        caption=[md_text(f"{emb.names[j].split('/')[-1]} {s:.2f}") for j, s in near])
+            right.caption(", ".join(f"{md_text(emb.names[j])} ({s:.3f})" for j, s in near))
     else:
         st.caption("Nothing selected yet.")
 

@@ -36,7 +36,7 @@ except ParamembedError as err:
 root = R.runs_root()
 # Identifies this browser session as the owner of the runs it starts; a digest goes in the run folder.
 owner = st.session_state.setdefault("train_owner", secrets.token_urlsafe(16))
-st.caption(f"Runs are written to `{root}`. A finished run appears in the playground's model picker "
+st.caption(f"Runs are written to `{serving.shown_path(root, 'the runs folder')}`. A finished run appears in the playground's model picker "
            "(any folder there with model.safetensors + config.json).")
 if serving.on_network or serving.admin_token:
     with st.expander("Admin"):

@@ -81,6 +81,7 @@ def save_model(model: FewShotModel, folder: str | Path, extra: dict[str, Any] | 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in saved_state(model).items()}
+    check_tensors(state, str(folder))  # never ship weights no loader would accept
     tmp = folder / f".{WEIGHTS}.tmp"
     # The step in the weights' own metadata lets a reader tell them apart from another step's state.
     metadata = {"step": str(extra["step"])} if extra and "step" in extra else None
@@ -109,13 +110,31 @@ def read_model_config(folder: Path) -> tuple[ModelConfig, dict[str, Any]]:
 
 
 def load_weights(path: Path) -> dict[str, torch.Tensor]:
-    """A safetensors file's tensors, or one ParamembedError line when it is missing or corrupt."""
+    """A safetensors file's tensors, or one ParamembedError line when it is missing, corrupt or not finite."""
     if not path.is_file():
         raise ParamembedError(f"{path.parent}: {path.name} is missing")
     try:
-        return load_file(str(path))
+        tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:
         raise ParamembedError(f"{path}: corrupt checkpoint ({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
+    check_tensors(tensors, str(path))
+    return tensors
+
+
+# Integer tensors a model legitimately holds (batch norm's step counter); every other one is a weight.
+COUNTERS = ("num_batches_tracked",)
+
+
+def check_tensors(tensors: dict[str, torch.Tensor], label: str) -> None:
+    """Refuse weights that are not floating point (an int8 tensor would be copied in silently) or
+    not finite (a diverged run's NaNs would predict NaN): one ParamembedError line naming the first."""
+    for name, tensor in tensors.items():
+        if name.endswith(COUNTERS):
+            continue
+        if not tensor.is_floating_point():
+            raise ParamembedError(f"{label}: tensor {name!r} is {str(tensor.dtype).replace('torch.', '')}; weights are floating point")
+        if not bool(torch.isfinite(tensor).all()):
+            raise ParamembedError(f"{label}: tensor {name!r} holds NaN or infinite values (a diverged run?); these weights are unusable")
 
 
 def read_weight_shapes(folder: Path) -> dict[str, tuple[int, ...]]:
@@ -232,6 +251,17 @@ def load_state(path: Path) -> dict[str, Any]:
     return state
 
 
+def state_tensor(state: dict[str, Any], key: str, path: Path, dtype: torch.dtype | None = None,
+                 shape: tuple[int, ...] | None = None) -> torch.Tensor:
+    """`state[key]` when it is a tensor of `dtype` and `shape` (None: any), else one ParamembedError line."""
+    value = state.get(key)
+    if (not isinstance(value, torch.Tensor) or (dtype is not None and value.dtype != dtype)
+            or (shape is not None and tuple(value.shape) != shape)):
+        what = type(value).__name__ if not isinstance(value, torch.Tensor) else f"{value.dtype} {list(value.shape)}"
+        raise ParamembedError(f"{path}: its {key!r} entry is {what}, not what this run saves; use --fresh")
+    return value
+
+
 def read_checkpoint(run_dir: str | Path) -> Checkpoint | None:
     """The run's last complete checkpoint, None when it has none; ParamembedError when it is damaged.
 
@@ -268,7 +298,14 @@ def resume_or_start(run_dir: Path, model: FewShotModel, optimiser: torch.optim.O
         if saved.config != model.config:
             raise ParamembedError(f"{run_dir} holds a run of another model config; use --fresh or another --name")
         load_saved_state(model, saved.weights)
-        optimiser.load_state_dict(saved.state["optimiser"])
+        saved_optimiser = saved.state.get("optimiser")
+        if not isinstance(saved_optimiser, dict) or not isinstance(saved_optimiser.get("param_groups"), list):
+            raise ParamembedError(f"{saved.folder / STATE}: its 'optimiser' entry is missing or not an optimiser state; use --fresh")
+        try:
+            optimiser.load_state_dict(saved_optimiser)
+        except (ValueError, KeyError, TypeError, RuntimeError, IndexError) as err:
+            reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+            raise ParamembedError(f"{saved.folder / STATE}: its optimiser state does not fit this run ({reason}); use --fresh") from None
         if write:
             truncate_metrics(run_dir / METRICS, saved.step)
     elif write:

@@ -22,7 +22,7 @@ def _train(args: argparse.Namespace) -> None:
     from paramembed.training import train
 
     config = load_train_config(args.config, args.set)
-    if args.name:
+    if args.name is not None:  # --name "" is refused by the run-name check, not quietly ignored
         config.name = args.name
     validate_train_config(config)  # before any data is read: a bad number fails in a second, not an hour
     run = pretrain if config.stage == "pretrain" else train
@@ -35,8 +35,12 @@ def check_evaluate_args(args: argparse.Namespace) -> None:
     """One ParamembedError line for an `evaluate` argument out of range, before any model is loaded."""
     from paramembed.config import check_device
 
+    from paramembed.config_checks import MAX_WAYS
+
     if min(args.ways) < 2:
         raise ParamembedError(f"--ways must be at least 2 (a task needs two classes), got {min(args.ways)}")
+    if max(args.ways) > MAX_WAYS:
+        raise ParamembedError(f"--ways must be at most {MAX_WAYS}, got {max(args.ways)}")
     if min(args.shots_list) < 1:
         raise ParamembedError(f"--shots must be at least 1, got {min(args.shots_list)}")
     if args.queries < 1:

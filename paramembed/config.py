@@ -173,6 +173,8 @@ def _to_int(value: Any, key: str) -> int:
         raise ParamembedError(f"config key {key!r} should be a whole number, got {value!r}")
     if isinstance(number, float) and not (math.isfinite(number) and number.is_integer()):
         raise ParamembedError(f"config key {key!r} should be a whole number, got {value!r}")
+    if abs(number) >= 2**63:  # nothing here counts that far; torch and numpy take 64-bit numbers
+        raise ParamembedError(f"config key {key!r} should be a whole number below 2^63, got one of {len(str(int(number)))} digits")
     return int(number)
 
 
@@ -189,16 +191,69 @@ def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
+# A config holds a few dozen settings: these bounds are far above any real one, and keep a hostile
+# file (deep nesting, a YAML alias bomb whose 9 aliases per level expand to 9^9 nodes) from costing
+# more than reading it.
+MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_DEPTH = 16
+MAX_CONFIG_NODES = 100_000
+
+
+def _check_config_shape(data: Any, what: str) -> None:
+    """Refuse a parsed config nested deeper than MAX_CONFIG_DEPTH or expanding to more than MAX_CONFIG_NODES values.
+
+    Counted without expanding: a YAML alias is one shared object, so each distinct object's size is
+    computed once (memo by id) and the bomb's 9^9 nodes are 9 sums.
+    """
+    sizes: dict[int, int] = {}
+
+    def size(node: Any, depth: int) -> int:
+        if depth > MAX_CONFIG_DEPTH:
+            raise ParamembedError(f"{what} is nested more than {MAX_CONFIG_DEPTH} levels deep")
+        if not isinstance(node, (dict, list)):
+            return 1
+        if id(node) not in sizes:
+            children = node.values() if isinstance(node, dict) else node
+            total = 1 + sum(size(child, depth + 1) for child in children)
+            if total > MAX_CONFIG_NODES:
+                raise ParamembedError(f"{what} expands to more than {MAX_CONFIG_NODES} values (YAML aliases?)")
+            sizes[id(node)] = total
+        return sizes[id(node)]
+
+    size(data, 0)
+
+
+def _parse(text: str, is_json: bool, what: str) -> Any:
+    """JSON or YAML text -> Python values, every failure one ParamembedError line."""
+    try:
+        data = json.loads(text) if is_json else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as err:
+        raise ParamembedError(f"{what} is not valid {'JSON' if is_json else 'YAML'}: {str(err).splitlines()[0]}") from None
+    except RecursionError:
+        raise ParamembedError(f"{what} is nested too deeply to read") from None
+    except ValueError as err:  # a number of thousands of digits (Python's int conversion limit)
+        raise ParamembedError(f"{what} holds a value that cannot be read ({str(err).split(';')[0]})") from None
+    _check_config_shape(data, what)
+    return data
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML or JSON file into a dict (an empty file is an empty dict)."""
     path = Path(path)
     if not path.is_file():
         raise ParamembedError(f"config file {str(path)!r} does not exist")
+    what = f"config file {str(path)!r}"
     try:
-        text = path.read_text()
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ParamembedError(f"config file {str(path)!r} is not valid YAML/JSON: {str(err).splitlines()[0]}") from None
+        with path.open("rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        text = raw.decode()
+    except OSError as err:
+        raise ParamembedError(f"{what} cannot be read ({err.strerror or err})") from None
+    except UnicodeDecodeError as err:
+        raise ParamembedError(f"{what} is not valid YAML/JSON: {err}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ParamembedError(f"{what} is over {MAX_CONFIG_BYTES // 1024} KB; a config holds only what differs from the defaults")
+    data = _parse(text, path.suffix == ".json", what)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -220,6 +275,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             value = yaml.safe_load(raw)
         except yaml.YAMLError:
             value = raw
+        except (RecursionError, ValueError):
+            value = _parse(raw, False, f"override {item[:60]!r}")  # raises its one line
+        _check_config_shape(value, f"override {item[:60]!r}")
         node = data
         *parents, last = parts
         for depth, part in enumerate(parents):

@@ -38,11 +38,41 @@ TRAIN_MINIMUMS = {
 }
 
 
+# The most of each number setting that has a ceiling: beyond these a run renders for hours before
+# its first step (ways=[2, 1000000]) or a seed overflows torch's 64-bit generator.
+MAX_WAYS = 1000
+TRAIN_MAXIMUMS = {"queries": 1000, "tasks_per_batch": 1000, "val_ways": MAX_WAYS, "val_shots": 1000,
+                  "val_episodes": 1_000_000, "seed": 2**32 - 1, "num_workers": 64}
+MAX_IMAGES_PER_STEP = 100_000  # tasks_per_batch x ways x (shots + queries) at the largest draw
+DATA_NAMES = ("procedural", "procedural-photo")
+
+
 def check_device(device: str, key: str = "device") -> str:
     """`device` if it names a device this library runs on, else a ParamembedError naming the choices."""
     if not isinstance(device, str) or not DEVICE_PATTERN.fullmatch(device):
         raise ParamembedError(f"{key} should be auto, cpu, cuda, cuda:N or mps, got {device!r}")
     return device
+
+
+def check_threads(threads: int | None, key: str = "--threads") -> None:
+    """None or 0 (torch's choice) or a positive thread count; anything else one ParamembedError line."""
+    if threads is not None and threads < 0:
+        raise ParamembedError(f"{key} must be a positive number of threads (or 0 for torch's choice), got {threads}")
+
+
+def check_writable_file(path: str, key: str) -> Path:
+    """Refuse an output file that cannot be written, before the minutes of work that would fill it."""
+    out = Path(path)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        existed = out.exists()
+        with out.open("a"):
+            pass
+        if not existed:
+            out.unlink()
+    except OSError as err:
+        raise ParamembedError(f"{key} {path!r} cannot be written ({err.strerror or err})") from None
+    return out
 
 
 def check_run_name(name: str) -> str:
@@ -75,13 +105,26 @@ def _between(value: float, low: float, high: float, key: str) -> None:
         raise ParamembedError(f"{key} must be between {low} and {high}, got {value}")
 
 
-def _range_list(values: list[int], low: int, key: str) -> None:
+def _at_most(value: float, high: float, key: str) -> None:
+    if not value <= high:
+        raise ParamembedError(f"{key} must be at most {high}, got {value}")
+
+
+def _range_list(values: list[int], low: int, key: str, high: int = 1000) -> None:
     if len(values) not in (1, 2):
         raise ParamembedError(f"{key} should be [n] or [low, high], got {values}")
     for v in values:
         _at_least(v, low, key)
+        _at_most(v, high, key)
     if len(values) == 2 and values[0] > values[1]:
         raise ParamembedError(f"{key} should be [low, high] with low <= high, got {values}")
+
+
+def _check_data_name(data: str, key: str) -> None:
+    """A built-in dataset's name, or an existing folder or regular (archive) file."""
+    path = Path(data)
+    if data not in DATA_NAMES and not (path.is_dir() or path.is_file()):
+        raise ParamembedError(f"{key} {data!r} is not {' or '.join(map(repr, DATA_NAMES))}, nor an existing folder or archive")
 
 
 def _check_writable(out_dir: str) -> None:
@@ -104,6 +147,10 @@ def validate_model_config(model: ModelConfig, where: str = "model") -> None:
     m = model
     if m.generator not in TRAINABLE:
         raise ParamembedError(f"unknown generator {m.generator!r}; known: {', '.join(TRAINABLE)}")
+    from paramembed.models.backbone import BACKBONES  # imported here: it pulls in torch
+
+    if m.backbone not in BACKBONES:
+        raise ParamembedError(f"unknown {where}.backbone {m.backbone!r}; known: {', '.join(BACKBONES)}")
     _minimums(m, MODEL_MINIMUMS, f"{where}.")
     for key in ("latent_lr", "maml_lr"):
         _positive(getattr(m, key), f"{where}.{key}")
@@ -134,13 +181,25 @@ def validate_train_config(config: TrainConfig) -> None:
     _between(c.mix_weight, 0.0, 1.0, "mix_weight")
     if c.mix_weight > 0 and not c.mix_data:
         raise ParamembedError(f"mix_weight is {c.mix_weight} but mix_data names no second source")
+    # Both are read only for some data; a typo in either must not be ignored quietly.
+    if c.mix_data:
+        _check_data_name(c.mix_data, "mix_data")
+    if c.holdout and c.data in DATA_NAMES:
+        raise ParamembedError(f"holdout names classes of a folder dataset, but data is {c.data!r}, whose "
+                              "train / validation / test splits are fixed; drop holdout")
     from paramembed.data.augment import AUGMENTATIONS  # imported here: it pulls in torch
 
     if c.augment not in AUGMENTATIONS:
         raise ParamembedError(f"unknown augment {c.augment!r}; known: {', '.join(AUGMENTATIONS)}")
-    _range_list(c.ways, 2, "ways")
+    _range_list(c.ways, 2, "ways", MAX_WAYS)
     _range_list(c.shots, 1, "shots")
     _minimums(c, TRAIN_MINIMUMS)
+    for key, high in TRAIN_MAXIMUMS.items():
+        _at_most(getattr(c, key), high, key)
+    images = c.tasks_per_batch * max(c.ways) * (max(c.shots) + c.queries)
+    if images > MAX_IMAGES_PER_STEP:
+        raise ParamembedError(f"one step would read {images} images (tasks_per_batch x ways x (shots + queries)); "
+                              f"at most {MAX_IMAGES_PER_STEP}")
     for key in ("epochs", "lr"):
         _positive(getattr(c, key), key)
     _between(c.within_alphabet, 0.0, 1.0, "within_alphabet")

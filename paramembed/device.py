@@ -11,7 +11,12 @@ def pick_device(requested: str = "auto") -> torch.device:
 
     if requested.startswith("cuda") and not torch.cuda.is_available():
         raise ParamembedError(f"device {requested!r} was asked for, but CUDA is not available here")
-    return torch.device(requested)
+    device = torch.device(requested)
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ParamembedError(f"device {requested!r} was asked for, but this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if device.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ParamembedError(f"device {requested!r} was asked for, but Apple's MPS is not available here")
+    return device
 
 
 def describe_device(device: torch.device) -> str:

@@ -27,6 +27,9 @@ from paramembed.errors import ParamembedError
 from paramembed.models.classifier import GeneratedClassifier
 
 FORMAT = "paramembed.classifier/1"
+# A classifier is a few kilobytes (MAML's adapted Conv-4 about 0.5 MB); more is not one of ours, and a
+# path such as /dev/zero would otherwise be read forever.
+MAX_CLASSIFIER_BYTES = 64 * 2**20
 TENSORS = ("weights", "bias", "embedding", "scale")
 METRICS = ("cosine", "linear")
 # What makes two models' features the same space (a different generator means another trained
@@ -81,10 +84,9 @@ def load_classifier(source: str | Path | bytes, model=None) -> tuple[GeneratedCl
     """
     label = "classifier" if isinstance(source, bytes) else str(source)
     if not isinstance(source, bytes):
-        try:
-            source = Path(source).read_bytes()
-        except OSError as err:
-            raise ParamembedError(f"{label}: cannot read ({err.strerror})") from None
+        source = _read_bounded(Path(source), label)
+    if len(source) > MAX_CLASSIFIER_BYTES:
+        raise ParamembedError(f"{label}: over {MAX_CLASSIFIER_BYTES // 2**20} MB, too large to be a classifier file")
     meta = _metadata(source, label)
     if meta.get("format") != FORMAT:
         raise ParamembedError(f"{label}: not a paramembed classifier file")
@@ -103,15 +105,16 @@ def load_classifier(source: str | Path | bytes, model=None) -> tuple[GeneratedCl
         raise ParamembedError(f"{label}: weights should be (1, ways, features), got {list(weights.shape)}")
     if tuple(tensors["bias"].shape) != tuple(weights.shape[:2]):
         raise ParamembedError(f"{label}: bias should be {list(weights.shape[:2])}, got {list(tensors['bias'].shape)}")
-    if not isinstance(labels, list) or len(labels) != weights.shape[1]:
+    if not isinstance(labels, list) or len(labels) != weights.shape[1] or not all(isinstance(x, str) for x in labels):
         raise ParamembedError(f"{label}: its labels should be a list of {weights.shape[1]} class names, got {labels!r}")
     if metric not in METRICS:
         raise ParamembedError(f"{label}: unknown metric {metric!r}; known: {', '.join(METRICS)}")
     if config is not None and not isinstance(config, dict):
         raise ParamembedError(f"{label}: its config metadata should be a mapping, got {type(config).__name__}")
+    _check_classifier_tensors(tensors, weights, label)
     fast = {k[len("fast.") :]: v for k, v in tensors.items() if k.startswith("fast.")}
     clf = GeneratedClassifier(
-        weights, tensors["bias"], tensors["embedding"], tensors["scale"],
+        weights, tensors["bias"], tensors["embedding"], tensors["scale"].reshape(()),
         labels=labels, fast_weights=[fast] if fast else None, metric=metric,
     )
     info = {"labels": clf.labels, "metric": clf.metric, "model": meta.get("model", ""), "config": config}
@@ -130,8 +133,37 @@ def load_classifier(source: str | Path | bytes, model=None) -> tuple[GeneratedCl
                 f"{label}: its weights have {clf.weights.shape[-1]} features but this model's backbone gives {dim}; "
                 f"load the model it was made with ({made_with})"
             )
+        try:
+            model.check_classifier(clf)  # MAML's fast weights against this backbone, among others
+        except ParamembedError as err:
+            raise ParamembedError(f"{label}: {err}") from None
         clf = _to(clf, model.device)
     return clf, info
+
+
+def _read_bounded(path: Path, label: str) -> bytes:
+    """A regular file's bytes, at most MAX_CLASSIFIER_BYTES + 1 of them (a device or a pipe is refused unread)."""
+    try:
+        if not path.is_file():
+            raise ParamembedError(f"{label}: not a file" if path.exists() else f"{label}: no such file")
+        with path.open("rb") as f:
+            return f.read(MAX_CLASSIFIER_BYTES + 1)
+    except OSError as err:
+        raise ParamembedError(f"{label}: cannot read ({err.strerror or err})") from None
+
+
+def _check_classifier_tensors(tensors: dict[str, torch.Tensor], weights: torch.Tensor, label: str) -> None:
+    """Every tensor floating point and finite, the weights holding at least one class, the scale one number."""
+    from paramembed.checkpoint import check_tensors  # the same rule as a model's weights
+
+    check_tensors(tensors, label)
+    if weights.shape[1] < 1 or weights.shape[2] < 1:
+        raise ParamembedError(f"{label}: holds no classes (weights {list(weights.shape)})")
+    if tensors["scale"].numel() != 1:
+        raise ParamembedError(f"{label}: its scale should be one number, got shape {list(tensors['scale'].shape)}")
+    embedding = tensors["embedding"]
+    if embedding.dim() != 3 or tuple(embedding.shape[:2]) != tuple(weights.shape[:2]):
+        raise ParamembedError(f"{label}: embedding should be (1, {weights.shape[1]}, E), got {list(embedding.shape)}")
 
 
 def _json_field(meta: dict[str, str], name: str, label: str) -> Any:

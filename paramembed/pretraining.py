@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from paramembed.checkpoint import resume_or_start, save_checkpoint
+from paramembed.checkpoint import STATE, resume_or_start, save_checkpoint, state_tensor
 from paramembed.config import TrainConfig, to_dict, validate_train_config
 from paramembed.data.augment import augment
 from paramembed.data.episodes import TaskSampler
@@ -32,6 +32,7 @@ from paramembed.evaluation import evaluate
 from paramembed.logs import METRICS, append_metrics
 from paramembed.models.fewshot import FewShotModel
 from paramembed.runs import run_folder
+from paramembed.training import diverged
 
 LOG_EVERY = 20
 # Initial norm of the head's rows. Small rows turn the same SGD step into a larger change of
@@ -137,7 +138,7 @@ def pretrain(config: TrainConfig, resume: bool = True, progress: bool = True) ->
     saved = resume_or_start(run_dir, model, optimiser, resume)
     step = saved.step if saved else 0
     if saved is not None:
-        head.data.copy_(saved.state["head"])
+        head.data.copy_(state_tensor(saved.state, "head", saved.folder / STATE, shape=tuple(head.shape)))
 
     def checkpoint(final: bool = False) -> None:
         extra = {"train": to_dict(config), "step": step, "epochs": step / steps_per_epoch, "finished": final,
@@ -174,7 +175,10 @@ def pretrain(config: TrainConfig, resume: bool = True, progress: bool = True) ->
         loss, logits = pretraining_step(model, head, optimiser, x, y)
         step += 1
         bar.update(1)
-        window["loss"] += loss.item()
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            raise ParamembedError(diverged(step, loss_value, config.lr))
+        window["loss"] += loss_value
         window["accuracy"] += (logits.argmax(-1) == y).float().mean().item()
         window["n"] += 1
         if step % LOG_EVERY == 0 or step == total_steps:

@@ -25,6 +25,7 @@ import torch
 from paramembed.checkpoint import ASSETS
 from paramembed.zoo import list_models, load_model
 from paramembed.config import read_config_file
+from paramembed.config_checks import check_threads
 from paramembed.errors import ParamembedError
 from paramembed.evaluation import FeatureBank, evaluate, paired_difference
 from paramembed.methods import get_method
@@ -331,6 +332,7 @@ def write_readme(results: dict) -> None:
 
 
 def _report(args: argparse.Namespace) -> None:
+    check_threads(args.threads)
     torch.set_num_threads(args.threads) if args.threads else None
     models = args.models or list_models()
     if args.readme_only:

@@ -53,6 +53,10 @@ class Serving:
     def may_read_folders(self, token: str | None = None) -> bool:
         return self.allow_server_folders or self.is_admin(token)
 
+    def shown_path(self, path: str | Path, name: str) -> str:
+        """A server folder as a page may show it: the path on this machine, only `name` to network visitors."""
+        return name if self.on_network else str(path)
+
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     value = env.get(name)

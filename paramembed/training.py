@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, IterableDataset
 from tqdm import tqdm
 
-from paramembed.checkpoint import has_checkpoint, read_model_config, resume_or_start, save_checkpoint
+from paramembed.checkpoint import STATE, has_checkpoint, read_model_config, resume_or_start, save_checkpoint, state_tensor
 from paramembed.config import TrainConfig, to_dict, validate_train_config
 from paramembed.data.augment import augment
 from paramembed.data.episodes import TaskBatch, TaskSampler
@@ -147,6 +147,23 @@ def _distributed(device: torch.device) -> tuple[int, int]:
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
+def diverged(step: int, loss: float, lr: float) -> str:
+    """The one line a run stops with when its loss stops being a number."""
+    return (f"training diverged at step {step}: the loss is {loss} (not finite), so the run stopped; nothing after "
+            f"its last checkpoint was saved. Lower lr (now {lr:g}) and start again with --fresh")
+
+
+def saved_window(state: dict) -> dict:
+    """The open log window a checkpoint saved ({} for one written before windows were saved, or a damaged one)."""
+    window = state.get("window")
+    if not isinstance(window, dict):
+        return {}
+    values = {key: window.get(key) for key in ("loss", "accuracy", "n")}
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values.values()):
+        return {}
+    return values
+
+
 def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
     """Meta-train `config` and return the run folder (`config.out_dir/config.name`)."""
     validate_train_config(config)
@@ -187,7 +204,7 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
     saved = resume_or_start(run_dir, model, optimiser, resume, write=is_main)
     step = saved.step if saved else 0
     if saved is not None:
-        torch.set_rng_state(saved.state["torch_rng"])
+        torch.set_rng_state(state_tensor(saved.state, "torch_rng", saved.folder / STATE, torch.uint8))
     per_step = config.tasks_per_batch * world
     total_steps = math.ceil(config.episodes / per_step)
 
@@ -195,7 +212,11 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
         if not is_main:
             return
         extra = {"train": to_dict(config), "step": step, "episodes": step * per_step, "finished": final}
-        save_checkpoint(run_dir, model, extra, {"optimiser": optimiser.state_dict(), "step": step, "torch_rng": torch.get_rng_state()})
+        # The open log window travels too: the first training-loss line after a resume then averages
+        # the same steps as an uninterrupted run's, not only those since the resume.
+        logged = {key: window[key] for key in ("loss", "accuracy", "n")}
+        save_checkpoint(run_dir, model, extra, {"optimiser": optimiser.state_dict(), "step": step,
+                                                "torch_rng": torch.get_rng_state(), "window": logged})
 
     def validate() -> None:
         if not is_main:
@@ -213,7 +234,9 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
     loader = DataLoader(stream, batch_size=None, num_workers=config.num_workers, persistent_workers=False,
                         pin_memory=device.type == "cuda", prefetch_factor=4 if config.num_workers else None)
     model.train()
-    window = {"loss": 0.0, "accuracy": 0.0, "n": 0, "images": 0, "data_wait": 0.0}
+    window = {"loss": 0.0, "accuracy": 0.0, "n": 0, "timed": 0, "images": 0, "data_wait": 0.0}
+    if saved is not None:
+        window.update(saved_window(saved.state))
     tick = time.perf_counter()
     bar = tqdm(total=total_steps, initial=step, disable=not (progress and is_main), desc=config.name, unit="step")
     batches = iter(loader)
@@ -233,9 +256,13 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
         if is_main and (step == total_steps or time.monotonic() - last_progress >= 0.5):
             write_progress(run_dir, step, total_steps, per_step, first_step, loop_started)  # the app's progress bar and ETA
             last_progress = time.monotonic()
-        window["loss"] += loss.item()
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            raise ParamembedError(diverged(step, loss_value, config.lr))
+        window["loss"] += loss_value
         window["accuracy"] += (logits.argmax(-1) == batch.query_labels).float().mean().item()
         window["n"] += 1
+        window["timed"] += 1
         window["images"] += batch.support.shape[0] * (batch.support.shape[1] + batch.query.shape[1])
         if is_main and (step % LOG_EVERY == 0 or step == total_steps):
             elapsed = time.perf_counter() - tick
@@ -243,12 +270,12 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
             record = {
                 "episodes": step * per_step, "step": step, "split": "train",
                 "loss": window["loss"] / n, "accuracy": window["accuracy"] / n, "lr": lr,
-                "episodes_per_s": n * per_step / elapsed, "images_per_s": window["images"] * world / elapsed,
+                "episodes_per_s": window["timed"] * per_step / elapsed, "images_per_s": window["images"] * world / elapsed,
                 "data_wait_fraction": window["data_wait"] / elapsed, "time": time.time(),
             }
             append_metrics(run_dir / METRICS, record)
             bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['accuracy']:.3f}")
-            window = {"loss": 0.0, "accuracy": 0.0, "n": 0, "images": 0, "data_wait": 0.0}
+            window = {"loss": 0.0, "accuracy": 0.0, "n": 0, "timed": 0, "images": 0, "data_wait": 0.0}
             tick = time.perf_counter()
         crossed = lambda every: every and (step * per_step) // every != ((step - 1) * per_step) // every  # noqa: E731
         if crossed(config.val_every):

@@ -14,6 +14,7 @@ import threading
 
 import streamlit as st
 
+from paramembed.app.display import md_text
 from paramembed.data.cache import LRU
 from paramembed.errors import ParamembedError
 from paramembed.methods import ANY_BACKBONE, METHOD_NAMES, get_method, method_help
@@ -143,7 +144,8 @@ def method_picker(selected: ModelEntry, key: str = "method", container=None) -> 
 
 def show_error(err: Exception) -> None:
     """A user error as one red line (never a traceback)."""
-    st.error(str(err), icon=":material/error:")  # Material, not emoji: no emoji font needed
+    # The message may name a visitor's file or class: shown as text, never as Markdown.
+    st.error(md_text(err), icon=":material/error:")  # Material, not emoji: no emoji font needed
 
 
 def memo(name: str, key, compute, max_entries: int = 16):

@@ -5,11 +5,19 @@ No Streamlit here: these are tested as plain functions.
 
 from __future__ import annotations
 
+import re
 import string
 
 import numpy as np
 import torch
 from PIL import Image
+
+# The characters that make Markdown out of plain text anywhere in a line: links and images need
+# brackets (a visitor's class named ![b](http://host/x.png) would make every browser showing it
+# fetch that URL), emphasis, code, LaTeX, strikethrough, tables and autolinks the rest. Escaping
+# these, and a block marker at the start, is enough: "(", "!", "." and ":" stay readable as they are.
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_\[\]<>$~|])")
+_BLOCK_START = re.compile(r"^(\s*)([#>+=-]|\d+(?=[.)]))")  # a heading, quote, list or rule marker
 
 THUMBNAIL_SIDE = 64  # pixels: every thumbnail is this square, so rows of them line up
 PAPER = (255, 255, 255)  # letterbox colour: the page background
@@ -74,3 +82,14 @@ def describe_task(ways: int, shots: list[int], queries: int, labelled: int) -> s
     """"5-way 5-shot, 15 queries (15 labelled)", with "1 query" where there is one."""
     shot_text = f"{shots[0]}-shot" if len(set(shots)) == 1 else f"{min(shots)}-{max(shots)} shots per class"
     return f"{ways}-way {shot_text}, {plural(queries, 'query', 'queries')} ({labelled} labelled)"
+
+
+def md_text(text: object) -> str:
+    """User text (a class or file name, an error message naming one) as Markdown that shows it literally.
+
+    Each syntax character is backslash-escaped, which CommonMark renders as the character itself.
+    """
+    escaped = _MARKDOWN_SYNTAX.sub(r"\\\1", str(text))
+    # "1." escapes its dot, the other markers themselves: a backslash before a digit would show.
+    return _BLOCK_START.sub(lambda m: m.group(0) + "\\" if m.group(2).isdigit() else m.group(1) + "\\" + m.group(2),
+                            escaped, count=1)

@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from paramembed.app.display import plural, short_labels, thumbnail
+from paramembed.app.display import md_text, plural, short_labels, thumbnail
 from paramembed.explain import Explanation, confidence, confusion_matrix, deciding_features
 from paramembed.tasks import to_display
 
@@ -69,7 +69,7 @@ def support_set(view: TaskView, spec, support) -> None:
                      expanded=True):
         for c in range(task.ways):
             cols = st.columns([1, 5], vertical_alignment="center")
-            cols[0].markdown(f"**{view.label(c)}**", help=view.names[c] if view.names[c] != view.label(c) else None)
+            cols[0].markdown(f"**{md_text(view.label(c))}**", help=md_text(view.names[c]) if view.names[c] != view.label(c) else None)
             images = [to_display(support[i]) for i, label in enumerate(task.support_labels) if label == c]
             cols[1].image(images, width=56, clamp=True)
 
@@ -121,20 +121,20 @@ def _card(view: TaskView, result, i: int, top_k: int) -> None:
     truth = task.query_labels[i]
     with st.container(border=True):
         a, b = st.columns(2)
-        a.image(view.query_thumbs[i], width=QUERY_THUMB, caption=task.query_names[i][:24])
-        b.image(view.class_thumbs[predicted], width=CLASS_THUMB, caption=view.label(predicted))
-        text = f"Predicted: **{view.label(predicted)}**"
+        a.image(view.query_thumbs[i], width=QUERY_THUMB, caption=md_text(task.query_names[i][:24]))
+        b.image(view.class_thumbs[predicted], width=CLASS_THUMB, caption=md_text(view.label(predicted)))
+        text = f"Predicted: **{md_text(view.label(predicted))}**"
         if truth is None:
             st.info(text, icon=UNLABELLED)
         elif predicted == truth:
             st.success(text, icon=RIGHT)
         else:
-            st.error(f"{text}  \ntrue: {view.label(truth)}", icon=WRONG)
+            st.error(f"{text}  \ntrue: {md_text(view.label(truth))}", icon=WRONG)
         sure = confidence(result.probs[i])
         if sure.low:
             st.badge("low confidence", icon=LOW, color="orange", help=sure.reason)
         for cls, p in result.top_k(i, top_k):
-            st.progress(min(max(p, 0.0), 1.0), text=f"{view.label(cls)}: {p:.1%}")
+            st.progress(min(max(p, 0.0), 1.0), text=f"{md_text(view.label(cls))}: {p:.1%}")
 
 
 def _cards(view: TaskView, result, indices: list[int], top_k: int) -> None:
@@ -219,10 +219,10 @@ def why_this_prediction(view: TaskView, why: Explanation, index: int) -> None:
     a, b = st.columns([1, 4], vertical_alignment="center")
     a.image(view.query_thumbs[index], width=QUERY_THUMB)
     predicted, proto = why.prediction, why.proto_prediction
-    agree = "agree" if predicted == proto else f"disagree: the class means say **{view.label(proto)}**"
+    agree = "agree" if predicted == proto else f"disagree: the class means say **{md_text(view.label(proto))}**"
     rule = ("logit = scale × cosine + bias" if why.metric == "cosine"
             else "logit = normalised features · weight + bias (the fine-tuned linear head has no scale)")
-    b.markdown(f"Generated classifier: **{view.label(predicted)}** ({why.probs[predicted]:.1%}); "
+    b.markdown(f"Generated classifier: **{md_text(view.label(predicted))}** ({why.probs[predicted]:.1%}); "
                f"prototypes {agree}.  \n{rule}; scale **{why.scale:.2f}**, bias "
                f"{why.bias.min():+.3f} to {why.bias.max():+.3f}; prototypes: scale {why.proto_scale:.2f}, no bias.")
     columns = why.deciding.tolist()  # every feature, or the 32 that decide
@@ -244,5 +244,5 @@ def why_this_prediction(view: TaskView, why: Explanation, index: int) -> None:
     fig.update_layout(barmode="group", height=340, margin=dict(l=10, r=10, t=40, b=10), legend_orientation="h")
     st.plotly_chart(fig, key="why_chart")
     st.caption("How far each generated weight is from its class mean, cos(weight, mean): "
-               + " · ".join(f"{view.label(c)} {v:.3f}" for c, v in enumerate(why.weight_vs_mean))
+               + " · ".join(f"{md_text(view.label(c))} {v:.3f}" for c, v in enumerate(why.weight_vs_mean))
                + " (1.000 = the generator kept the average).")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from paramembed.app.display import plural, thumbnail
+from paramembed.app.display import md_text, plural, thumbnail
 from paramembed.data.preprocess import IMAGE_SUFFIXES
 from paramembed.errors import ParamembedError
 from paramembed.family import PHOTO
@@ -67,7 +67,7 @@ def sample_section(spec, family: str, model_label: str):
         return _cached_sample(spec.channels, spec.image_size, spec.margin, int(ways), int(shots), int(queries),
                               bool(within), int(seed), index)
     except (ParamembedError, ImportError) as err:
-        st.info(f"Sampling is not available for this model: {err}")
+        st.info(f"Sampling is not available for this model: {md_text(err)}")
         return None
 
 
@@ -89,7 +89,7 @@ def notify(messages: list[str], level: str = "warning") -> None:
 
 def show_notices() -> None:
     for level, message in st.session_state.pop("notices", []):
-        {"error": st.error, "success": st.success}.get(level, st.warning)(message)
+        {"error": st.error, "success": st.success}.get(level, st.warning)(md_text(message))  # names a visitor's files
 
 
 def report(problems: list[str], added: str) -> None:
@@ -224,7 +224,7 @@ def on_clear_queries() -> None:
 # ============ the widgets ============
 def _thumbnails(images: list, captions: list[str]) -> None:
     if images:
-        st.image([thumbnail(img) for img in images], width=EDITOR_THUMBNAIL, caption=[c[:14] for c in captions])
+        st.image([thumbnail(img) for img in images], width=EDITOR_THUMBNAIL, caption=[md_text(c[:14]) for c in captions])
 
 
 def class_editor(source: str) -> None:
@@ -246,7 +246,7 @@ def class_editor(source: str) -> None:
             cols[3].button("Remove", icon=":material/delete:", key=f"remove_class_{cid}", on_click=on_remove, args=(name,))
             if source == "Upload":
                 widget = f"upload_images_{cid}"
-                st.file_uploader(f"Images for class '{name}'", type=UPLOAD_TYPES, accept_multiple_files=True,
+                st.file_uploader(f"Images for class '{md_text(name)}'", type=UPLOAD_TYPES, accept_multiple_files=True,
                                  key=widget_key(widget), on_change=on_class_upload, args=(name, widget),
                                  max_upload_size=IMAGE_UPLOAD_MB, help=IMAGE_HELP)
             _thumbnails([img.image for img in images], [img.name for img in images])
@@ -341,5 +341,5 @@ def hand_made_section(source: str):
     try:
         return draft().build()
     except ParamembedError as err:
-        st.info(f"Not a task yet: {err}.")
+        st.info(f"Not a task yet: {md_text(err)}.")
         return None

@@ -34,6 +34,10 @@ def bench(args: argparse.Namespace) -> None:
         raise ParamembedError(f"--tasks must be at least 2, got {args.tasks}")
     if args.app_repeats < 1:
         raise ParamembedError(f"--app-repeats must be at least 1, got {args.app_repeats}")
+    from paramembed.config_checks import check_threads, check_writable_file
+
+    check_threads(args.threads)
+    out = check_writable_file(args.json, "--json")
     import torch
 
     from paramembed.bench.report import format_report
@@ -47,9 +51,10 @@ def bench(args: argparse.Namespace) -> None:
         log=lambda s: print(f"[bench] {s}", file=sys.stderr, flush=True),
     )
     print(format_report(report))
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
+    try:
+        out.write_text(json.dumps(report, indent=2))
+    except OSError as err:
+        raise ParamembedError(f"--json {args.json!r} cannot be written ({err.strerror or err})") from None
     print(f"wrote {out}")
 
 

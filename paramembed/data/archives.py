@@ -44,6 +44,11 @@ CLUTTER = ("__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini")
 ZIP_CENTRAL_ENTRY = b"PK\x01\x02"
 COMPLETE = ".complete"  # written last into an extracted folder: it is whole
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_SHOWN_NAME = 100  # characters of a stored name a message shows: a name is never longer than a line
+MAX_DEPTH = 32  # folders in one member's path; deeper ones are refused (pathlib's mkdir recurses per level)
+# A pax or GNU long-name header holds a name and a few attributes; tarfile reads one whole into
+# memory, so a header that claims megabytes is refused before it is read.
+MAX_HEADER_BYTES = 64 * 1024
 # What reading a damaged member can raise (gzip's BadGzipFile and bz2's errors are OSErrors).
 _READ_ERRORS = (zipfile.BadZipFile, tarfile.TarError, OSError, ValueError, NotImplementedError, EOFError,
                 zlib.error, lzma.LZMAError)
@@ -80,8 +85,12 @@ class Member:
 
 
 def printable(name: str) -> str:
-    """A stored name fit for a message: control characters (a null byte, a newline) become '?'."""
-    return _CONTROL.sub("?", name)
+    """A stored name fit for a message: control characters (a null byte, a newline) become '?', and a
+    name longer than MAX_SHOWN_NAME keeps its start and end around '...'."""
+    name = _CONTROL.sub("?", name)
+    if len(name) > MAX_SHOWN_NAME:
+        name = f"{name[:60]}...{name[-(MAX_SHOWN_NAME - 63):]}"
+    return name
 
 
 def member_parts(name: str) -> tuple[str, ...]:
@@ -94,6 +103,8 @@ def member_parts(name: str) -> tuple[str, ...]:
     parts = tuple(p for p in text.split("/") if p not in ("", "."))
     if ".." in parts:
         raise ParamembedError("path leaves the archive ('..')")
+    if len(parts) > MAX_DEPTH:
+        raise ParamembedError(f"path is {len(parts)} folders deep; at most {MAX_DEPTH} are read")
     return parts
 
 
@@ -139,11 +150,14 @@ class _CappedStream(io.RawIOBase):
         return out
 
 
-def _count_signatures(f: IO[bytes], signature: bytes) -> int:
-    """How often `signature` occurs in `f`, read in chunks (one that straddles two chunks counts once)."""
+def _count_signatures(f: IO[bytes], signature: bytes, start: int = 0, stop: int | None = None) -> int:
+    """How often `signature` occurs in `f[start:stop]`, read in chunks (one that straddles two chunks counts once)."""
     count, tail = 0, b""
-    f.seek(0)
-    while block := f.read(MB):
+    f.seek(start)
+    left = stop - start if stop is not None else None
+    while block := f.read(MB if left is None else min(MB, left)):
+        if left is not None:
+            left -= len(block)
         joined = tail + block
         count += joined.count(signature)
         tail = joined[-(len(signature) - 1):]
@@ -151,10 +165,24 @@ def _count_signatures(f: IO[bytes], signature: bytes) -> int:
     return count
 
 
+def _central_directory_entries(f: IO[bytes], label: str) -> int:
+    """How many central-directory records the zip holds (an upper bound), counted where zipfile reads them.
+
+    zipfile reads its entries from the `size` bytes before the end record (and a zip64 record and
+    locator, 76 bytes, between them); counting the record signature there, not in the whole file,
+    keeps image bytes that happen to hold it from counting.
+    """
+    end = zipfile._EndRecData(f)  # the end-of-central-directory record, as zipfile itself finds it
+    if end is None:
+        raise ParamembedError(f"{label}: not a readable zip file (no end of central directory)")
+    location, size = end[zipfile._ECD_LOCATION], end[zipfile._ECD_SIZE]
+    return _count_signatures(f, ZIP_CENTRAL_ENTRY, max(0, location - size - 76), location)
+
+
 def _zip_entries(f: IO[bytes], limits: ArchiveLimits, label: str) -> Iterator[Entry]:
     # Every entry costs a central-directory record; counting their signature refuses an archive
     # of millions of entries before zipfile builds an object for each one.
-    if _count_signatures(f, ZIP_CENTRAL_ENTRY) > limits.max_members:
+    if _central_directory_entries(f, label) > limits.max_members:
         raise _too_many(label, limits)
     try:
         archive = zipfile.ZipFile(f)
@@ -172,6 +200,23 @@ def _zip_entries(f: IO[bytes], limits: ArchiveLimits, label: str) -> Iterator[En
                 yield info.filename, "file", lambda info=info: archive.open(info)
 
 
+class _HeaderTooBig(Exception):
+    """Raised inside tarfile's reading; `_tar_entries` turns it into a ParamembedError naming the archive."""
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A TarInfo that refuses a pax or GNU long-name header over MAX_HEADER_BYTES before tarfile reads it whole."""
+
+    _NAME_HEADERS = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE,
+                     tarfile.SOLARIS_XHDTYPE)
+
+    def _proc_member(self, archive):
+        if self.type in self._NAME_HEADERS and self.size > MAX_HEADER_BYTES:
+            raise _HeaderTooBig(f"a tar header holds {self.size / MB:.1f} MB of names or attributes; "
+                                f"at most {MAX_HEADER_BYTES // 1024} KB are read")
+        return super()._proc_member(archive)
+
+
 def _tar_entries(f: IO[bytes], head: bytes, limits: ArchiveLimits, label: str) -> Iterator[Entry]:
     decompress = next((reader for magic, reader in _DECOMPRESSORS.items() if head.startswith(magic)), None)
     if decompress is None and head[257:262] != b"ustar":
@@ -182,7 +227,7 @@ def _tar_entries(f: IO[bytes], head: bytes, limits: ArchiveLimits, label: str) -
                            label, limits)
     try:
         # Stream mode: read sequentially; each member is read before the next header.
-        with tarfile.open(fileobj=stream, mode="r|") as archive:
+        with tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo) as archive:
             for info in archive:
                 if info.isfile():
                     yield info.name, "file", lambda info=info: archive.extractfile(info)
@@ -190,6 +235,8 @@ def _tar_entries(f: IO[bytes], head: bytes, limits: ArchiveLimits, label: str) -
                     yield info.name, "dir", None
                 else:
                     yield info.name, "link" if info.issym() or info.islnk() else "special", None
+    except _HeaderTooBig as err:
+        raise ParamembedError(f"{label}: {err}") from None
     except _READ_ERRORS as err:
         raise ParamembedError(f"{label}: not a readable tar archive ({err})") from None
 

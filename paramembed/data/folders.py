@@ -4,7 +4,8 @@
     ImageFolder:  root/<class>/<image>.{png,jpg,...}                            (one group)
 
 A `.zip` or `.tar` (plain, `.gz` / `.tgz`, `.bz2`, `.xz`) is unpacked once into a cache folder, within limits on its size
-(`archives.DATASET_LIMITS` by default; pass `archives.UPLOAD_LIMITS` for a visitor's upload). Images are decoded with Pillow
+(`archives.DATASET_LIMITS` by default; pass `archives.UPLOAD_LIMITS` for a training upload; the explorer unpacks a
+visitor's archive itself, within `explorer_sources.UPLOAD_LIMITS`, and opens the folder with `cache_arrays=False`). Images are decoded with Pillow
 into the model's input format (`InputSpec`) once, and kept in memory (and on disk, keyed by the
 files and the spec) so that evaluation over a thousand episodes never decodes twice.
 """
@@ -84,7 +85,8 @@ def discover_layout(root: Path) -> list[tuple[str, list[tuple[str, list[Path]]]]
 class FolderDataset:
     """Images from a folder (or archive), preprocessed for one `InputSpec`, grouped into alphabets."""
 
-    def __init__(self, path: str | Path, spec: InputSpec, min_images: int = 1, limits: ArchiveLimits = DATASET_LIMITS):
+    def __init__(self, path: str | Path, spec: InputSpec, min_images: int = 1, limits: ArchiveLimits = DATASET_LIMITS,
+                 cache_arrays: bool = True):
         path = Path(path)
         if not path.exists():
             raise ParamembedError(f"dataset {str(path)!r} does not exist")
@@ -116,19 +118,24 @@ class FolderDataset:
             raise ParamembedError(f"dataset {str(path)!r} has no class folder{detail}")
         self.skipped_classes = skipped
         self.files = files
-        self.data = self._load(files)
+        self.data = self._load(files, cache_arrays)
 
-    def _load(self, files: list[Path]) -> np.ndarray:
+    def _load(self, files: list[Path], cache_arrays: bool = True) -> np.ndarray:
+        """Every file decoded into one (N, C, S, S) uint8 array, cached on disk (keyed by files and spec) unless told not to."""
         stamp = hashlib.sha1(
             json.dumps([str(self.path.resolve()), len(files), str(files[0]), str(files[-1]), vars(self.spec)]).encode()
         ).hexdigest()[:16]
         cached = cache_root() / "arrays" / f"{stamp}.npy"
-        if cached.exists():
+        if cache_arrays and cached.exists():
             arr = np.load(cached)
             if arr.shape[0] == len(files):
                 return arr
-        arr = np.stack([image_to_tensor(open_image(f, name=str(f)), self.spec).numpy() for f in files])
-        arr = (arr * 255.0 + 0.5).astype(np.uint8)  # 4x smaller in memory; inputs are 8-bit anyway
+        # Filled row by row: a list of float32 copies would hold 4x the array at its peak.
+        arr = np.empty((len(files), self.spec.channels, self.spec.image_size, self.spec.image_size), np.uint8)
+        for row, f in enumerate(files):
+            arr[row] = (image_to_tensor(open_image(f, name=str(f)), self.spec).numpy() * 255.0 + 0.5).astype(np.uint8)
+        if not cache_arrays:  # a visitor's upload: nothing of it outlives its own folder
+            return arr
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_suffix(".tmp.npy")
         np.save(tmp, arr)

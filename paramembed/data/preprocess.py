@@ -25,8 +25,10 @@ image and says what was expected:
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -37,6 +39,21 @@ from paramembed.errors import ParamembedError
 
 MAX_IMAGE_PIXELS = 40_000_000  # 40 MP: a large phone photo passes, a decompression bomb does not
 MAX_FILE_BYTES = 20 * 1024 * 1024
+# A long side over 16 times the short one is a strip, not a photo or a glyph; refusing it keeps the
+# centred square and the photo resize (both grow with the long side) bounded.
+MAX_ASPECT = 16
+# Every path decodes near the size a model reads, before any per-pixel work: JPEGs through
+# Pillow's draft (libjpeg scales by 1/2..1/8 while decoding), everything else with `reduce` (an
+# integer box filter). The result holds at most WORK_PIXELS, or keeps a short side of at least
+# MIN_WORK_SIDE (models read at most a few hundred pixels): at most 16 x 512^2 = 4.2 MP either way.
+WORK_PIXELS = 4_000_000
+MIN_WORK_SIDE = 256
+# A glyph crop is shrunk (box filter) to this side before it is padded to a square and resized.
+GLYPH_WORK_SIDE = 512
+# A baseline or progressive JPEG spends at least about one bit per 8x8 luma block, w*h/512 bytes
+# (libjpeg-turbo writes a flat white 6000x6000 in w*h/256): a file far smaller than that only
+# claims its size, and libjpeg would quietly fill the missing blocks with grey.
+JPEG_MIN_BYTES_PER_PIXEL = 1 / 1024
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 FLOAT_TOLERANCE = 1e-3  # float pixels this far outside [0, 1] are rounding, and clipped
 EXPECTED = "a PIL image, a file path, the file's bytes, or an array / tensor shaped (H, W), (C, H, W) or (H, W, C)"
@@ -52,8 +69,12 @@ def alpha_background(spec: InputSpec | None) -> float | None:
     return 0.0 if spec.polarity == "light_ink" else None
 
 
-def open_image(source: str | Path | bytes, name: str | None = None, spec: InputSpec | None = None) -> Image.Image:
+def open_image(source: str | Path | bytes, name: str | None = None, spec: InputSpec | None = None,
+               max_side: int | None = None) -> Image.Image:
     """Decode one image safely and return it as 8-bit 'L' or 'RGB', upright (EXIF applied).
+
+    `max_side`: the caller keeps at most this many pixels on the long side, so a JPEG may be
+    decoded at any 1/2..1/8 scale that still has them (else the gate's own working size applies).
 
     Animated images give their first frame; transparency is flattened (see `alpha_background`);
     16-bit, float and CMYK are converted. Raises `ParamembedError` naming `name` (or the path) for
@@ -63,6 +84,7 @@ def open_image(source: str | Path | bytes, name: str | None = None, spec: InputS
         source = bytes(source)
     label = name or (str(source) if not isinstance(source, bytes) else "image")
     if isinstance(source, bytes):
+        file_bytes = len(source)
         if len(source) > MAX_FILE_BYTES:
             raise ParamembedError(f"{label}: file is {len(source) / 2**20:.1f} MB, over the {MAX_FILE_BYTES // 2**20} MB limit")
         if not source:
@@ -72,7 +94,8 @@ def open_image(source: str | Path | bytes, name: str | None = None, spec: InputS
         stream = Path(source)
         if not stream.is_file():
             raise ParamembedError(f"{label}: no such file")
-        if stream.stat().st_size > MAX_FILE_BYTES:
+        file_bytes = stream.stat().st_size
+        if file_bytes > MAX_FILE_BYTES:
             raise ParamembedError(f"{label}: file is over the {MAX_FILE_BYTES // 2**20} MB limit")
     else:
         raise ParamembedError(f"{label}: got {type(source).__name__}; expected a file path or the file's bytes")
@@ -81,6 +104,12 @@ def open_image(source: str | Path | bytes, name: str | None = None, spec: InputS
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(stream) as img:
                 img.seek(0)  # first frame of an animation
+                check_size(img.width, img.height, label)
+                if img.format == "JPEG":
+                    _check_jpeg_bytes(img, file_bytes, label)
+                    factor = reduce_factor(img.width, img.height) if max_side is None else max(img.size) // max_side
+                    if factor > 1:  # decode at 1/2, 1/4 or 1/8 scale, no smaller than asked
+                        img.draft(img.mode, (math.ceil(img.width / factor), math.ceil(img.height / factor)))
                 return _decoded(img, label, alpha_background(spec))
     except ParamembedError:
         raise
@@ -94,11 +123,51 @@ def open_image(source: str | Path | bytes, name: str | None = None, spec: InputS
 
 def _decoded(img: Image.Image, label: str, background: float | None) -> Image.Image:
     """A PIL image (possibly not yet loaded) -> upright 8-bit 'L' or 'RGB'; may raise OSError."""
-    if img.width * img.height > MAX_IMAGE_PIXELS:
-        raise ParamembedError(f"{label}: {img.width}x{img.height} pixels is over the {MAX_IMAGE_PIXELS // 1_000_000} MP limit")
+    check_size(img.width, img.height, label)
     img.load()  # decoding happens here: a truncated file fails now, not later in a convert
-    img = ImageOps.exif_transpose(img)
+    img = ImageOps.exif_transpose(_reduced(img))  # the reduced copy keeps the EXIF orientation
     return _to_8bit(img, label, background)
+
+
+def check_size(width: int, height: int, label: str) -> None:
+    """Refuse an image over the pixel limit, without pixels, or a strip longer than MAX_ASPECT:1."""
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ParamembedError(f"{label}: {width}x{height} pixels is over the {MAX_IMAGE_PIXELS // 1_000_000} MP limit")
+    if width < 1 or height < 1:
+        raise ParamembedError(f"{label}: has no pixels ({width}x{height})")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise ParamembedError(f"{label}: {width}x{height} pixels is a strip, not an image: the long side may be at most "
+                              f"{MAX_ASPECT} times the short one")
+
+
+def reduce_factor(width: int, height: int) -> int:
+    """The integer factor that brings an image to at most WORK_PIXELS, short side kept >= MIN_WORK_SIDE."""
+    by_area = math.ceil(math.sqrt(width * height / WORK_PIXELS))
+    by_side = min(width, height) // MIN_WORK_SIDE
+    return max(1, min(by_area, by_side))
+
+
+def _reduced(img: Image.Image) -> Image.Image:
+    """A decoded image shrunk by `reduce_factor` (box filter); small images are returned as they are."""
+    factor = reduce_factor(img.width, img.height)
+    if factor == 1:
+        return img
+    if img.mode.startswith("I;16"):  # Pillow cannot reduce 16-bit images: a block mean, kept 16-bit
+        arr = np.asarray(img)
+        h, w = arr.shape[0] // factor * factor, arr.shape[1] // factor * factor
+        blocks = arr[:h, :w].reshape(h // factor, factor, w // factor, factor)
+        return Image.fromarray((blocks.mean(axis=(1, 3), dtype=np.float32) + 0.5).astype(np.uint16))  # mode I;16
+    if img.mode in ("1", "P", "PA"):  # reduce works on pixel values, not palette indices or bits
+        img = img.convert("RGBA" if img.mode != "1" else "L")
+    return img.reduce(factor)
+
+
+def _check_jpeg_bytes(img: Image.Image, file_bytes: int, label: str) -> None:
+    # Arithmetic-coded JPEGs can be smaller than this bound; Pillow writes none and cameras neither.
+    needed = img.width * img.height * JPEG_MIN_BYTES_PER_PIXEL
+    if file_bytes < needed:
+        raise ParamembedError(f"{label}: image is corrupt or truncated (its header says {img.width}x{img.height} "
+                              f"pixels, but the file is only {file_bytes} bytes)")
 
 
 def _to_8bit(img: Image.Image, label: str, background: float | None) -> Image.Image:
@@ -117,6 +186,8 @@ def _to_8bit(img: Image.Image, label: str, background: float | None) -> Image.Im
         rgba = img.convert("RGBA")
         arr = np.asarray(rgba, dtype=np.float32) / 255.0
         alpha = arr[..., 3:4]
+        if not alpha.any():
+            raise ParamembedError(f"{label}: image is fully transparent: there is nothing to see")
         if background is None:
             # Ink drawn on a transparent sheet: put it on the opposite shade so it stays visible.
             opaque = arr[..., :3][alpha[..., 0] > 0.5]
@@ -143,7 +214,7 @@ def glyph_array(gray: np.ndarray, spec: InputSpec) -> np.ndarray:
     if spec.centre:
         rows = np.flatnonzero(g.max(axis=1) > 0.5)
         cols = np.flatnonzero(g.max(axis=0) > 0.5)
-        g = g[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        g = _shrunk(g[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], GLYPH_WORK_SIDE)
         h, w = g.shape
         side = max(h, w)
         square = np.zeros((side, side), np.float32)
@@ -154,6 +225,17 @@ def glyph_array(gray: np.ndarray, spec: InputSpec) -> np.ndarray:
         out[spec.margin : spec.margin + inner, spec.margin : spec.margin + inner] = small
         return out
     return _resize(g, size)
+
+
+def _shrunk(arr: np.ndarray, side: int) -> np.ndarray:
+    """(H, W) float32 -> at most `side` on its long side by an integer box filter; small crops stay as they are.
+
+    The square the crop is padded to grows with the square of its long side; this keeps it small.
+    """
+    factor = math.ceil(max(arr.shape) / side)
+    if factor <= 1:
+        return arr
+    return np.asarray(Image.fromarray(np.ascontiguousarray(arr, dtype=np.float32), "F").reduce(factor), dtype=np.float32)
 
 
 def _resize(arr: np.ndarray, size: int) -> np.ndarray:
@@ -199,9 +281,13 @@ def pixels_to_unit(pixels: np.ndarray | torch.Tensor, label: str = "image") -> t
     Tensors stay on their device. Raises `ParamembedError` for NaN/Inf, values outside the
     dtype's range, empty input and non-numeric dtypes.
     """
+    if isinstance(pixels, torch.Tensor) and (pixels.is_meta or pixels.layout != torch.strided):
+        kind = "meta" if pixels.is_meta else str(pixels.layout).replace("torch.", "")
+        raise ParamembedError(f"{label}: a {kind} tensor holds no pixels to read; pass a dense tensor (.to_dense())")
     top = _pixel_top(pixels.dtype, label)
     if isinstance(pixels, np.ndarray):
-        pixels = torch.from_numpy(np.asarray(pixels, dtype=np.float32))
+        # A copy when needed: views with negative strides (np.fliplr) cannot become tensors.
+        pixels = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))
     t = pixels.detach().float()
     if t.numel() == 0:
         raise ParamembedError(f"{label}: has no pixels (shape {tuple(t.shape)})")
@@ -226,9 +312,11 @@ def _array_image(pixels: np.ndarray | torch.Tensor, label: str, spec: InputSpec)
     model_shape = (spec.channels, spec.image_size, spec.image_size)
     if len(shape) not in (2, 3):
         raise ParamembedError(f"{label}: a {len(shape)}-d array of shape {shape}; expected one image: {EXPECTED}")
-    unit = pixels_to_unit(pixels, label).cpu()
     if shape == model_shape or (len(shape) == 2 and (1, *shape) == model_shape):
-        return unit.reshape(model_shape)
+        return pixels_to_unit(pixels, label).cpu().reshape(model_shape)
+    height, width = _array_size(shape)
+    check_size(width, height, label)  # before any conversion: a strip is refused by its shape
+    unit = pixels_to_unit(pixels, label).cpu()
     if len(shape) == 2:
         hwc = unit[..., None]
     elif shape[0] in (1, 3, 4):
@@ -239,7 +327,15 @@ def _array_image(pixels: np.ndarray | torch.Tensor, label: str, spec: InputSpec)
         raise ParamembedError(f"{label}: shape {shape} has no channel axis of 1, 3 or 4; expected (H, W), (C, H, W) or (H, W, C)")
     arr = (hwc.numpy() * 255.0 + 0.5).astype(np.uint8)
     mode = {1: "L", 3: "RGB", 4: "RGBA"}[arr.shape[-1]]
-    return _to_8bit(Image.fromarray(arr[..., 0] if mode == "L" else arr, mode), label, alpha_background(spec))
+    img = _reduced(Image.fromarray(arr[..., 0] if mode == "L" else arr, mode))
+    return _to_8bit(img, label, alpha_background(spec))
+
+
+def _array_size(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(height, width) of an array image shaped (H, W), (C, H, W) or (H, W, C), as `_array_image` reads it."""
+    if len(shape) == 2:
+        return shape
+    return shape[1:] if shape[0] in (1, 3, 4) else shape[:2]
 
 
 def image_to_tensor(img, spec: InputSpec, name: str | None = None) -> torch.Tensor:
@@ -289,10 +385,32 @@ def images_to_batch(images, spec: InputSpec) -> torch.Tensor:
             return pixels_to_unit(images, "images")
         if len(shape) not in (3, 4):
             raise ParamembedError(f"a {len(shape)}-d array of shape {shape}; expected {batch_expected}")
+    items = _items(images, batch_expected)
+    return torch.stack([image_to_tensor(img, spec, name=f"image {i + 1}") for i, img in enumerate(items)])
+
+
+def _items(images, expected: str) -> list:
     try:
         items = list(images)
     except TypeError:
-        raise ParamembedError(f"got {type(images).__name__}; expected {batch_expected}") from None
+        raise ParamembedError(f"got {type(images).__name__}; expected {expected}") from None
     if not items:
         raise ParamembedError("no images were given")
-    return torch.stack([image_to_tensor(img, spec, name=f"image {i + 1}") for i, img in enumerate(items)])
+    return items
+
+
+def query_chunks(images, spec: InputSpec, chunk: int) -> Iterator[torch.Tensor]:
+    """`images_to_batch` a chunk at a time: (<= chunk, C, S, S) tensors, errors naming the image's place in the whole."""
+    model_shape = (spec.channels, spec.image_size, spec.image_size)
+    if isinstance(images, (np.ndarray, torch.Tensor)) and len(images.shape) == 4 and tuple(images.shape[1:]) == model_shape:
+        for start in range(0, images.shape[0], chunk):
+            yield images_to_batch(images[start : start + chunk], spec)  # preprocessed already: only scaled
+        return
+    is_array = isinstance(images, (np.ndarray, torch.Tensor))
+    if isinstance(images, (*FILE_TYPES, Image.Image)) or images is None or (is_array and len(images.shape) not in (3, 4)):
+        yield images_to_batch(images, spec)  # refused there, with its message
+        return
+    items = _items(images, "a list of images or one (B, C, H, W) array")
+    for start in range(0, len(items), chunk):
+        yield torch.stack([image_to_tensor(img, spec, name=f"image {start + i + 1}")
+                           for i, img in enumerate(items[start : start + chunk])])

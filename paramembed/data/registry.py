@@ -112,16 +112,19 @@ def holdout_filter(dataset, holdout: list[str], held: bool):
     return keep
 
 def get_dataset(source: str, split: str, spec: InputSpec, min_images: int = 1,
-                holdout: list[str] | None = None, rotations: bool = False, limits: ArchiveLimits = DATASET_LIMITS):
+                holdout: list[str] | None = None, rotations: bool = False, limits: ArchiveLimits = DATASET_LIMITS,
+                cache_arrays: bool = True):
     """A dataset by name or path, for one split ("train", "validation" or "test").
 
     `limits` bound what an archive may unpack to: `archives.UPLOAD_LIMITS` for a visitor's file.
+    `cache_arrays=False` keeps the decoded images in memory only (a visitor's upload leaves no file behind).
     """
-    dataset = _split(source, split, spec, min_images, holdout or [], limits)
+    dataset = _split(source, split, spec, min_images, holdout or [], limits, cache_arrays)
     return RotatedClasses(dataset) if rotations else dataset
 
 
-def _split(source: str, split: str, spec: InputSpec, min_images: int, holdout: list[str], limits: ArchiveLimits):
+def _split(source: str, split: str, spec: InputSpec, min_images: int, holdout: list[str], limits: ArchiveLimits,
+           cache_arrays: bool = True):
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; known splits: {', '.join(SPLITS)}")
     if source == "procedural":
@@ -134,11 +137,11 @@ def _split(source: str, split: str, spec: InputSpec, min_images: int, holdout: l
         if spec.channels != 3:
             raise ParamembedError("the procedural photos are colour images; this model reads greyscale glyphs")
         return ProceduralPhotos(split, image_size=spec.image_size)
-    if not Path(source).exists():
+    if not (Path(source).is_dir() or Path(source).is_file()):  # a device such as /dev/zero is neither
         raise ParamembedError(
             f"unknown dataset {source!r}: not 'procedural', 'procedural-photo', or an existing folder / archive"
         )
-    dataset = FolderDataset(source, spec, min_images=min_images, limits=limits)
+    dataset = FolderDataset(source, spec, min_images=min_images, limits=limits, cache_arrays=cache_arrays)
     if split == "test":
         return dataset
     if holdout:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 import numbers
+import unicodedata
 from collections import OrderedDict
 from dataclasses import replace
 from typing import Any, Sequence
@@ -27,7 +28,7 @@ from torch import nn
 
 from paramembed.config import ModelConfig
 from paramembed.data.episodes import TaskBatch
-from paramembed.data.preprocess import images_to_batch
+from paramembed.data.preprocess import images_to_batch, query_chunks
 from paramembed.errors import ParamembedError
 from paramembed.methods import METHODS, check_method_for, eval_mode
 from paramembed.models.backbone import get_backbone
@@ -38,6 +39,9 @@ from paramembed.models.transduction import QueryRefinement
 
 FEATURE_MEMO_SIZE = 4096  # photos whose frozen-backbone features are remembered (5 KB each at D = 1280)
 LABEL_TYPES = (str, int, float)  # bool is refused: True == 1 would merge two classes
+# Queries go through preprocessing and the backbone this many at a time: memory stays at one
+# chunk's activations (about 0.2 MB per 28x28 glyph in the first layer) whatever the query count.
+PREDICT_CHUNK = 256
 
 
 def class_ids(support_labels: Any) -> tuple[list[str], list[int]]:
@@ -61,7 +65,10 @@ def class_ids(support_labels: Any) -> tuple[list[str], list[int]]:
             raise ParamembedError(f"support label {i} is None; every support image needs a class label")
         if isinstance(label, bool) or not isinstance(label, LABEL_TYPES):
             raise ParamembedError(f"support label {i} is {label!r} ({type(label).__name__}); labels are class names (str) or ids (int)")
-        values.append(str(label) if isinstance(label, str) else int(label) if isinstance(label, numbers.Integral) else label)
+        if isinstance(label, float) and not math.isfinite(label):
+            # NaN != NaN: every NaN would become a class of its own, all named "nan".
+            raise ParamembedError(f"support label {i} is {label!r}; a class label must be a name or a finite number")
+        values.append(_label_value(label))
     kinds = sorted({type(v).__name__ for v in values})
     if len(kinds) > 1:
         raise ParamembedError(f"support labels mix types ({', '.join(kinds)}); use one type so that e.g. 1 and '1' cannot be confused")
@@ -70,6 +77,22 @@ def class_ids(support_labels: Any) -> tuple[list[str], list[int]]:
         raise ParamembedError("a task needs at least two classes")
     index = {value: i for i, value in enumerate(order)}
     return [str(value) for value in order], [index[value] for value in values]
+
+
+def _label_value(label: str | int | float) -> str | int | float:
+    """A label as compared: text in Unicode NFC (a typed "é" and a pasted "e\u0301" are one class), ints as int."""
+    if isinstance(label, str):
+        return unicodedata.normalize("NFC", str(label))
+    return int(label) if isinstance(label, numbers.Integral) else label
+
+
+def check_support_not_blank(images: torch.Tensor) -> None:
+    """Refuse a support image that is one flat value after preprocessing: a blank page teaches nothing."""
+    flat = images.flatten(1)  # (S, C*H*W)
+    blank = (flat.amax(1) - flat.amin(1)) == 0
+    if bool(blank.any()):
+        first = int(blank.nonzero()[0]) + 1
+        raise ParamembedError(f"support image {first} is blank (one flat colour, nothing drawn): a class needs something to learn from")
 
 
 class FewShotModel(nn.Module):
@@ -239,6 +262,7 @@ class FewShotModel(nn.Module):
         images = images_to_batch(support_images, self.config.input).to(self.device)
         if len(images) != len(ids):
             raise ParamembedError(f"{len(images)} support images but {len(ids)} labels")
+        check_support_not_blank(images)
         labels = torch.tensor(ids, device=self.device)
         with eval_mode(self, m):
             clf, _ = self.generate(images[None], labels[None], len(names), m.name, use_queries=use_queries)  # (1, ways, D)
@@ -264,8 +288,9 @@ class FewShotModel(nn.Module):
     def predict(self, clf: GeneratedClassifier, query_images) -> torch.Tensor:
         """Raw query images -> (queries, ways) class probabilities.
 
-        A transductive classifier (`clf.transductive`) reads the queries together: each one's
-        probabilities depend on the others given in the same call.
+        Queries are preprocessed and embedded PREDICT_CHUNK at a time, so memory does not grow with
+        their number. A transductive classifier (`clf.transductive`) reads the queries together:
+        each one's probabilities depend on the others given in the same call.
         """
         return self.classify(clf, query_images)[0]
 
@@ -273,19 +298,40 @@ class FewShotModel(nn.Module):
         """`predict`, and the classifier as it was applied: (queries, ways) probabilities, weights (1, ways, D).
 
         For a transductive classifier the returned one holds the weights after refinement by these
-        queries (what the app shows and explains); otherwise it is `clf` itself.
+        queries (what the app shows and explains); otherwise it is `clf` itself. Only the features
+        of all queries are held at once, (queries, D): the refinement needs them together.
         """
-        images = images_to_batch(query_images, self.config.input).to(self.device)
+        self.check_classifier(clf)
+        chunks = []
         with eval_mode(self):
-            if clf.fast_weights:
-                feats = torch.func.functional_call(self.backbone, clf.fast_weights[0], (images,))
-            else:
-                feats = self.features(images)
-            probs = F.softmax(clf.logits(feats[None])[0], dim=-1)
+            for images in query_chunks(query_images, self.config.input, PREDICT_CHUNK):
+                images = images.to(self.device)  # (chunk, C, S, S)
+                if clf.fast_weights:
+                    chunks.append(torch.func.functional_call(self.backbone, clf.fast_weights[0], (images,)))
+                else:
+                    chunks.append(self.features(images))
+            feats = torch.cat(chunks)[None]  # (1, Q, D)
+            probs = F.softmax(clf.logits(feats)[0], dim=-1)
             if clf.refine is None:
                 return probs, clf
-            applied = replace(clf, weights=clf.weights_for(feats[None]), refine=None)
-            return probs, applied
+            return probs, replace(clf, weights=clf.weights_for(feats), refine=None)
+
+    def check_classifier(self, clf: GeneratedClassifier) -> None:
+        """Refuse a classifier this model cannot use (another backbone's, or one without classes), in one line."""
+        if not isinstance(clf, GeneratedClassifier):
+            raise ParamembedError(f"expected the GeneratedClassifier that adapt() returned, got {type(clf).__name__}")
+        dim = self.backbone.feature_dim
+        if clf.weights.dim() != 3 or clf.weights.shape[1] < 1:
+            raise ParamembedError(f"the classifier has weights of shape {list(clf.weights.shape)}; expected (tasks, ways >= 1, {dim})")
+        if clf.weights.shape[-1] != dim:
+            raise ParamembedError(f"the classifier's weights have {clf.weights.shape[-1]} features but this model's backbone "
+                                  f"gives {dim}: it was generated by another model; use that one")
+        if clf.fast_weights:
+            mine = {name: tuple(p.shape) for name, p in self.backbone.named_parameters()}
+            theirs = {name: tuple(t.shape) for name, t in clf.fast_weights[0].items()}
+            if any(mine.get(name) != shape for name, shape in theirs.items()):
+                raise ParamembedError("the classifier's adapted backbone (fast weights) does not fit this model's backbone: "
+                                      "it was generated by another model; use that one")
 
 
 def build_model(config: ModelConfig) -> FewShotModel:

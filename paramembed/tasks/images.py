@@ -29,7 +29,7 @@ def decode_image(data: bytes, name: str, limits: TaskLimits = LIMITS) -> TaskIma
     name = printable(name)  # an uploaded name may hold a null byte or a newline
     if len(data) > limits.max_file_bytes:
         raise ParamembedError(f"{name}: file is {len(data) / 2**20:.1f} MB, over the {limits.max_file_bytes // 2**20} MB limit")
-    image = open_image(data, name)
+    image = open_image(data, name, max_side=limits.stored_side)  # a JPEG decodes at the scale that is stored
     if image.width * image.height > limits.max_image_pixels:
         raise ParamembedError(f"{name}: {image.width}x{image.height} pixels is over the {limits.max_image_pixels // 1_000_000} MP limit")
     if max(image.size) > limits.stored_side:

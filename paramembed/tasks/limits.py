@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from paramembed.data.archives import CLUTTER, ArchiveLimits
@@ -22,9 +23,9 @@ class TaskLimits:
     max_zip_unpacked_bytes: int = 400 * 1024 * 1024  # its members together, counted while reading
     max_zip_members: int = 2000
     max_name_length: int = 60
-    # Stored images are shrunk to this side: every model reads at most a few hundred pixels, and a
-    # session holding thirty 40 MP photos would hold gigabytes.
-    stored_side: int = 512
+    # Stored images are shrunk to this side: models read at most 224 pixels (most 28 or 32), and a
+    # session holding thirty 40 MP photos would hold gigabytes. At 512 a full task held 786 MB.
+    stored_side: int = 256
 
     def describe(self) -> str:
         return (
@@ -33,6 +34,14 @@ class TaskLimits:
             f"{self.max_image_pixels // 1_000_000} megapixels; a zip up to {self.max_zip_bytes // 2**20} MB "
             f"and {self.max_zip_members} files ({self.max_zip_unpacked_bytes // 2**20} MB unpacked)"
         )
+
+    def session_image_bytes(self) -> int:
+        """The most one session's task holds in decoded images: every image at the stored side, RGB.
+
+        1,000 images x 256 x 256 x 3 bytes = 197 MB: the per-session memory budget the README states.
+        """
+        images = self.max_classes * self.max_images_per_class + self.max_queries
+        return images * self.stored_side * self.stored_side * 3
 
     def archive_limits(self) -> ArchiveLimits:
         """The limits a task zip is read under, member by member."""
@@ -46,8 +55,8 @@ QUERY_FOLDERS = ("query", "queries")
 
 
 def check_class_name(name: str, limits: TaskLimits = LIMITS) -> str:
-    """A class name, stripped; raises when it is empty or too long."""
-    clean = " ".join(str(name).split())
+    """A class name, stripped and in Unicode NFC (as `adapt` compares labels); raises when it is empty or too long."""
+    clean = unicodedata.normalize("NFC", " ".join(str(name).split()))
     if not clean:
         raise ParamembedError("a class needs a name")
     if len(clean) > limits.max_name_length:

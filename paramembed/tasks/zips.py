@@ -34,20 +34,38 @@ def read_zip(
         raise ParamembedError(f"{name}: the zip is empty; it should hold <class>/<image> files")
     problems: list[str] = []
     kept = []
+    seen: set[tuple[str, ...]] = set()
+    repeats = 0
     for member in listed:
+        # A zip may store one name many times (1,998 x c/x.png in under 1 MB): only the first is
+        # read, so the per-class cap counts what is decoded, not the distinct names.
+        if member.problem is None and member.parts in seen:
+            repeats += 1
+            continue
+        seen.add(member.parts)
         if member.problem is not None:
             problems.append(f"{name}: {member.name}: skipped ({member.problem})")
         elif not member.parts[-1].lower().endswith(IMAGE_SUFFIXES):
             problems.append(f"{name}: {member.name}: skipped (not an image file: {', '.join(IMAGE_SUFFIXES)})")
         else:
             kept.append(member)
+    if repeats:
+        problems.append(f"{name}: {repeats} entries repeat a name already in the zip; only the first of each was read")
     if not kept:
         raise ParamembedError(f"{name}: no image files found; expected <class>/<image> folders")
     plan, more = _plan(kept, name, limits)
     problems += more
     classes: dict[str, list[TaskImage]] = {bucket[1]: [] for bucket in dict.fromkeys(plan.values()) if bucket[0] == "class"}
     queries: dict[str | None, list[TaskImage]] = {}
-    for member in iter_archive(data, archive_limits, name, wanted=lambda _, parts: parts in plan):
+    read: set[tuple[str, ...]] = set()
+
+    def wanted(_: str, parts: tuple[str, ...]) -> bool:
+        if parts not in plan or parts in read:  # a repeated name is read once
+            return False
+        read.add(parts)
+        return True
+
+    for member in iter_archive(data, archive_limits, name, wanted=wanted):
         if member.problem is not None:
             if member.parts in plan:  # unsafe paths were reported from the directory already
                 problems.append(f"{name}: {member.name}: skipped ({member.problem})")

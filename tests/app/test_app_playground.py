@@ -286,14 +286,15 @@ def strip(width: int, height: int) -> bytes:
 
 
 def test_very_wide_images_do_not_break_the_page():
-    """A 57x1 or 600x10 strip would be a 0-pixel-tall thumbnail: st.image refuses that, on every rerun."""
+    """A 160x10 band would be a 4-pixel-tall thumbnail; a 57x1 strip is refused by the input gate (issue 21's aspect cap)."""
     at = upload_mode(app())
     two_classes(at)
-    uploader(at, "upload_images_1").set_value([upload("line.png", strip(57, 1)), upload("band.png", strip(600, 10))]).run()
+    uploader(at, "upload_images_1").set_value([upload("line.png", strip(57, 1)), upload("band.png", strip(160, 10))]).run()
     assert_clean(at)
-    uploader(at, "upload_queries").set_value([upload("band2.png", strip(600, 10))]).run()
+    assert any("line.png: 57x1 pixels is a strip" in w.value for w in at.warning)
+    uploader(at, "upload_queries").set_value([upload("band2.png", strip(160, 10))]).run()
     assert_clean(at)
-    assert "5 / 30 images" in texts(at) and "Task: 2-way 3-5 shots per class, 1 query" in texts(at)
+    assert "4 / 30 images" in texts(at) and "Task: 2-way 3-4 shots per class, 1 query" in texts(at)
     at.run()  # a rerun with nothing new: still clean
     assert_clean(at)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from paramembed.errors import ParamembedError
-from paramembed.explorer_sources import MAX_UPLOAD_BYTES, procedural_source, server_source, store_upload
+from paramembed.explorer_sources import MAX_UPLOAD_BYTES, new_session_id, procedural_source, server_source, unpack_upload
 from paramembed.serving import serving_from_env
 
 
@@ -23,20 +23,32 @@ def test_procedural_source_follows_the_model_input():
     assert procedural_source(1) == "procedural" and procedural_source(3) == "procedural-photo"
 
 
-def test_store_upload_is_content_addressed_and_bounded(tmp_path):
+def test_unpack_upload_is_bounded_and_one_per_session(tmp_path):
     data = zipped()
-    first = store_upload("mine.zip", data, root=tmp_path)
-    assert first.read_bytes() == data and first.parent == tmp_path / "uploads" and first.suffix == ".zip"
-    assert store_upload("other-name.zip", data, root=tmp_path) == first
-    assert store_upload("set.tar.gz", b"x", root=tmp_path).name.endswith(".tar.gz")
+    session = new_session_id()
+    first = unpack_upload(session, "mine.zip", data, root=tmp_path)
+    assert (first / "alpha" / "a" / "0.png").read_bytes() == b"not really a png" and first.parent == tmp_path / session
+    second = unpack_upload(session, "other.tar.gz", tar_gz(), root=tmp_path)
+    assert not first.exists() and second.exists()  # a session's new upload replaces its last
     with pytest.raises(ParamembedError, match="up to 100 MB"):
-        store_upload("big.zip", b"\0" * (MAX_UPLOAD_BYTES + 1), root=tmp_path)
-    with pytest.raises(ParamembedError, match="up to 1 MB"):
-        store_upload("big.zip", b"\0" * (2**20 + 1), max_bytes=2**20, root=tmp_path)
+        unpack_upload(session, "big.zip", b"\0" * (MAX_UPLOAD_BYTES + 1), root=tmp_path)
     with pytest.raises(ParamembedError, match="not an archive"):
-        store_upload("shadow", data, root=tmp_path)
+        unpack_upload(session, "shadow", data, root=tmp_path)
     with pytest.raises(ParamembedError, match="empty"):
-        store_upload("empty.zip", b"", root=tmp_path)
+        unpack_upload(session, "empty.zip", b"", root=tmp_path)
+    with pytest.raises(ParamembedError, match="session"):
+        unpack_upload("../elsewhere", "mine.zip", data, root=tmp_path)
+
+
+def tar_gz() -> bytes:
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo("beta/b/0.png")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    return buffer.getvalue()
 
 
 @pytest.fixture()

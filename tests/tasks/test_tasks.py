@@ -15,6 +15,7 @@ from paramembed.export import classifier_to_bytes, load_classifier, save_classif
 from paramembed.models.fewshot import FewShotModel
 from paramembed.tasks import (
     TaskDraft,
+    LIMITS,
     TaskLimits,
     decode_image,
     drawing_to_png,
@@ -91,7 +92,7 @@ def test_huge_file_and_small_limits():
 
 def test_large_image_is_shrunk_for_storage():
     decoded = decode_image(encode(Image.new("RGB", (3000, 1500), "white")), "photo.png")
-    assert max(decoded.image.size) == 512 and decoded.image.size[0] == 2 * decoded.image.size[1]
+    assert max(decoded.image.size) == LIMITS.stored_side and decoded.image.size[0] == 2 * decoded.image.size[1]
 
 
 def test_animated_gif_gives_first_frame():

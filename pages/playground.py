@@ -15,6 +15,7 @@ from paramembed.app import model_routing as routing
 from paramembed.app import results_view as view_
 from paramembed.app import task_sources as sources
 from paramembed.app.display import describe_task
+from paramembed.app.messages import say
 from paramembed.explain import explain_query
 from paramembed.export import classifier_to_bytes, usage_snippet
 from paramembed.methods import METHODS as METHOD_TABLE
@@ -30,11 +31,14 @@ st.caption(
 
 # ============ sidebar: model, method, device ============
 choices = ui.find_models()
-picked = ui.model_picker(extra=(ui.PRETRAINED,), on_change=routing.on_pick_model)
+pretrained_ok, pretrained_note = routing.pretrained_offered()
+picked = ui.model_picker(extra=(ui.PRETRAINED,) if pretrained_ok else (), on_change=routing.on_pick_model)
 if picked is None:
     st.info("No model to run: see the sidebar.")
     st.stop()
-st.sidebar.caption(routing.measured_note(picked))
+measured_note = st.sidebar.empty()  # filled below with the measured accuracy of the model that runs
+if pretrained_note:
+    st.sidebar.caption(pretrained_note)
 st.sidebar.toggle(
     "Pick the model family automatically", value=True, key="auto_family",
     help="for tasks you make: photos go to a photo model, drawings to a glyph model. Off: always the model picked above",
@@ -61,8 +65,9 @@ if task is None:
     st.stop()
 if source != "Sample":
     running = routing.resolve(routing.route(task, picked, choices), method, device, choices)
-routing.sidebar_in_use(running, picked, method)
-model, runner, spec = running.model, running.runner, running.model.config.input
+routing.sidebar_in_use(running, picked, method, measured_note)
+model, runner, spec, method = running.model, running.runner, running.model.config.input, running.method
+setup = routing.record(running)  # st.session_state["running"]: what runs, in one place
 
 # ============ the task as the model sees it ============
 st.divider()
@@ -80,7 +85,9 @@ view_.support_set(view, spec, support)
 def run(method_name: str):
     choice = ui.model_for_method(method_name, running.selected, choices)
     if choice is None:
-        return None, f"No {method_name} model is available (assets/models/{method_name} is absent)."
+        if any(c.generator == method_name for c in choices):  # there is one, for another kind of image
+            return None, say("compare_no_model", method=method_name, reads=setup["reads"])
+        return None, say("method_absent", method=method_name)
     m = routing.load(choice, device)
     inputs = (support, query) if m.config.input == spec else None
 
@@ -93,6 +100,7 @@ def run(method_name: str):
 
 try:
     result, _ = run(method)
+    st.markdown(routing.running_line(setup))
     st.subheader(routing.results_heading(running, method), anchor=False)
     view_.summary(result, routing.measured_line(running, method, task.ways, min(task.shots())))
     if compare:

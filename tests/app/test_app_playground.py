@@ -476,23 +476,6 @@ def test_a_model_picked_for_the_task_wins_until_start_over():
 
 
 @needs_photo_model
-def test_resnet18_offline_says_where_the_file_goes_and_falls_back(monkeypatch, tmp_path):
-    monkeypatch.setenv("PARAMEMBED_RESNET18", str(tmp_path / "nowhere.pth"))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    at = app().run()
-    box = at.selectbox(key="model")
-    box.select_index(box.options.index("ImageNet ResNet-18 (pretrained, imprinting)")).run()
-    assert_clean(at)
-    warning = next(w.value for w in at.warning if "ImageNet ResNet-18 weights are not available offline" in w.value)
-    assert "resnet18-f37072fd.pth" in warning and str(tmp_path / "torch") in warning
-    assert "using the shipped 'photo' model instead" in warning
-    assert "32×32, colour" in model_seen(at)  # the photo model ran the (procedural photo) task
-    assert accuracy(at) is not None
-    assert "alphabet" not in texts(at) and "alphabet" not in at.checkbox(key="sample_within").label
-    assert any("procedural test photos" in c.value and "**photo**" in c.value for c in at.caption)
-
-
-@needs_photo_model
 def test_resnet18_runs_when_its_weights_file_is_there(monkeypatch, tmp_path):
     """Random weights in torchvision's layout stand in for the ImageNet file (no network here)."""
     import torch
@@ -510,3 +493,61 @@ def test_resnet18_runs_when_its_weights_file_is_there(monkeypatch, tmp_path):
     assert "224×224, colour" in model_seen(at)
     assert "Results: ImageNet ResNet-18" in texts(at)
     assert any("load_pretrained_model()" in c.value for c in at.caption)
+
+
+# ============ the picker decides what runs (issue 19) ============
+def running_line(at) -> str:
+    found = [m.value for m in at.markdown if m.value.startswith("Running: ")]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def pick(at, label: str):
+    box = at.selectbox(key="model")
+    return box.select_index(box.options.index(label)).run()
+
+
+def picker_entries():
+    from paramembed.zoo import find_models
+
+    return [(e.label, e.name, e.generator) for e in find_models()]
+
+
+def assert_runs_itself(at, label, name, generator):
+    assert_clean(at)
+    line = running_line(at)
+    assert line.startswith(f"Running: **{name}** · **{generator}** · "), (label, line)
+    assert at.selectbox(key="method").value == generator, label
+    sidebar = "\n".join(c.value for c in at.sidebar.caption)
+    assert f"**{name}**" in sidebar and "measured on" in sidebar or "no measured accuracy" in sidebar, sidebar
+    assert not any(f"**{other}** measured" in sidebar for _, other, _ in picker_entries() if other != name)
+    assert accuracy(at) is not None
+
+
+@pytest.mark.parametrize("entry", picker_entries(), ids=lambda e: e[1])
+def test_every_model_in_the_picker_runs_itself_from_a_fresh_page(entry):
+    label, name, generator = entry
+    at = pick(app().run(), label)
+    assert_runs_itself(at, label, name, generator)
+    reads = "colour photos" if name == "photo" else "greyscale drawings"
+    assert running_line(at).endswith(reads)
+
+
+@pytest.mark.parametrize("first", picker_entries(), ids=lambda e: e[1])
+def test_every_model_runs_itself_after_any_other(first):
+    at = pick(app().run(), first[0])
+    for label, name, generator in picker_entries():
+        if label != first[0]:
+            pick(at, label)
+            assert_runs_itself(at, label, name, generator)
+            pick(at, first[0])
+            assert_runs_itself(at, *first)
+
+
+def test_resnet18_is_offered_only_with_its_weights(monkeypatch, tmp_path):
+    monkeypatch.setenv("PARAMEMBED_RESNET18", str(tmp_path / "nowhere.pth"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    at = app().run()
+    assert_clean(at)
+    assert "ImageNet ResNet-18 (pretrained, imprinting)" not in at.selectbox(key="model").options
+    assert any("resnet18-f37072fd.pth" in c.value for c in at.sidebar.caption)

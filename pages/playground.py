@@ -19,7 +19,7 @@ from paramembed.app.messages import say
 from paramembed.explain import explain_query
 from paramembed.export import classifier_to_bytes, usage_snippet
 from paramembed.methods import METHODS as METHOD_TABLE
-from paramembed.tasks import LIMITS, preprocess_task, solve
+from paramembed.tasks import LIMITS, preprocess_task, save_task, solve
 
 SLOW = {name for name, m in METHOD_TABLE.items() if m.kind == "gradient"}  # gradient steps per task: seconds
 
@@ -54,7 +54,12 @@ top_k = st.sidebar.slider("Classes shown per query", 1, 5, 3, key="top_k")
 st.sidebar.caption(f"**Limits:** {LIMITS.describe()}.")
 
 # ============ the task, and the model that runs it ============
-source = st.radio("Make a task by", sources.SOURCES, horizontal=True, key="task_source")
+sources.restore_after_reload()  # a hand-made task survives a reload of the page (?task=...)
+source_col, open_col = st.columns([4, 1], vertical_alignment="bottom")
+source = source_col.radio("Make a task by", sources.SOURCES, horizontal=True, key="task_source")
+with open_col:
+    sources.open_section(choices)
+sources.show_notices()
 if source == "Sample":
     # Sampled tasks come from the data the sidebar's model reads: glyphs, or photos for a photo model.
     running = routing.resolve(picked, method, device, choices)
@@ -78,6 +83,13 @@ except ParamembedError as err:
     ui.show_error(err)
     st.stop()
 view = ui.memo("views", (task.key, repr(spec)), lambda: view_.TaskView.of(task, support, query))
+sample_settings = st.session_state.get("sample_settings") if task.source == "sample" else None
+st.download_button(
+    say("save_task"), icon=":material/save:", key="save_task", help=say("save_task_help"),
+    file_name="task.zip", mime="application/zip",
+    data=ui.memo("saved_task", (task.key, setup["model"], method), lambda: save_task(
+        task, view.labels, setup["model"], method, sample_settings, task.support_names)),
+)
 view_.support_set(view, spec, support)
 
 

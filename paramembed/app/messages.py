@@ -36,6 +36,7 @@ MESSAGES: dict[str, str] = {
                       "open it again with Open a task",
     "open_task": "Open a saved task",
     "opened_task": "Opened {name}: {ways} classes, {queries} queries; model **{model}**, method **{method}**.",
+    "opened_sample": "Opened {name}: sampled task #{index} of seed {seed}, sampled again exactly.",
     "restored_draft": "Your task was restored after the page reloaded.",
     # ---- presentation
     "presentation": "Presentation mode",

@@ -17,7 +17,9 @@ from paramembed.app.display import plural, thumbnail
 from paramembed.data.preprocess import IMAGE_SUFFIXES
 from paramembed.errors import ParamembedError
 from paramembed.family import PHOTO
-from paramembed.tasks import LIMITS, TaskDraft, drawing_to_png, sample_task
+from paramembed.app.messages import say
+from paramembed.tasks import LIMITS, DraftStore, TaskDraft, drawing_to_png, open_task, sample_task, save_draft
+from paramembed.tasks.store import new_id
 
 UPLOAD_TYPES = sorted({s.lstrip(".") for s in IMAGE_SUFFIXES})
 SOURCES = ("Sample", "Upload", "Draw", "Camera")
@@ -63,6 +65,9 @@ def sample_section(spec, family: str, model_label: str):
     data = "procedural test photos (coloured objects on textured backgrounds)" if photos else "procedural test alphabets"
     st.caption(f"Task #{index} of seed {seed}, drawn from the {data}, never seen in training; "
                f"run by **{model_label}**.")
+    st.session_state["sample_settings"] = {"ways": int(ways), "shots": int(shots), "queries": int(queries),
+                                           "within": bool(within), "seed": int(seed), "index": index,
+                                           "data": "photo" if photos else "glyph"}
     try:
         return _cached_sample(spec.channels, spec.image_size, spec.margin, int(ways), int(shots), int(queries),
                               bool(within), int(seed), index)
@@ -78,6 +83,7 @@ def draft() -> TaskDraft:
 
 def start_over() -> None:
     draft().clear()
+    _store().drop(st.query_params.get("task", ""))
     # A new task: the app picks its model family again.
     st.session_state["draft_round"] = st.session_state.get("draft_round", 0) + 1
 
@@ -221,6 +227,90 @@ def on_clear_queries() -> None:
     draft().queries.clear()
 
 
+# ============ saving, opening, and surviving a reload ============
+def _store() -> DraftStore:
+    return DraftStore()  # cheap: a folder name (read from the environment each time)
+
+
+def _draft_key(d: TaskDraft) -> tuple:
+    return (tuple((n, tuple(i.digest for i in imgs)) for n, imgs in d.classes.items()),
+            tuple((i.digest, label) for i, label in d.queries))
+
+
+def restore_after_reload() -> None:
+    """Once per session: the hand-made task the page's address names (?task=...), if the server kept it."""
+    if st.session_state.get("_draft_checked"):
+        return
+    st.session_state["_draft_checked"] = True
+    data = _store().get(st.query_params.get("task", ""))
+    if not data:
+        return
+    try:
+        opened = open_task(data, "the saved draft")
+    except ParamembedError:
+        return
+    st.session_state["draft"] = opened.draft
+    st.session_state["_draft_saved"] = _draft_key(opened.draft)
+    st.session_state["task_source"] = "Upload"
+    notify([say("restored_draft")], "success")
+
+
+def keep_draft() -> None:
+    """Save the draft on the server under the address's task id whenever it changed."""
+    d = draft()
+    key = _draft_key(d)
+    if key == st.session_state.get("_draft_saved"):
+        return
+    st.session_state["_draft_saved"] = key
+    task_id = st.query_params.get("task") or new_id()
+    if st.query_params.get("task") != task_id:
+        st.query_params["task"] = task_id
+    _store().put(task_id, save_draft(d))
+
+
+def on_open_task(choices: list) -> None:
+    """The "Open a saved task" uploader's callback: the task, its model and method, as saved."""
+    files = _files(widget_key("open_task"))
+    next_round("open_task")
+    if not files:
+        return
+    name, data = files[0]
+    try:
+        opened = open_task(data, name)
+    except ParamembedError as err:
+        notify([str(err)], "error")
+        return
+    by_name = {c.name: c for c in choices}
+    if opened.model in by_name:
+        st.session_state["model"] = by_name[opened.model].path
+    if opened.method:
+        st.session_state["method"] = opened.method
+    if opened.sample is not None:
+        settings = opened.sample
+        for key in ("ways", "shots", "queries", "seed"):
+            st.session_state[f"sample_{key}"] = int(settings[key])
+        st.session_state["sample_within"] = bool(settings.get("within"))
+        st.session_state["sample_index"] = int(settings.get("index", 0))
+        st.session_state["task_source"] = "Sample"
+        notify([say("opened_sample", name=name, seed=settings["seed"], index=settings.get("index", 0))], "success")
+        return
+    st.session_state["draft"] = opened.draft
+    st.session_state["draft_round"] = st.session_state.get("draft_round", 0) + 1
+    if opened.model in by_name:  # the saved model holds for this task, as if picked for it
+        st.session_state["model_picked_for"] = st.session_state["draft_round"]
+    st.session_state["task_source"] = "Upload"
+    report(opened.problems, say("opened_task", name=name, ways=len(opened.draft.classes), queries=len(opened.draft.queries),
+                                model=opened.model or "?", method=opened.method or "?"))
+
+
+def open_section(choices: list) -> None:
+    """A compact "Open a saved task" uploader."""
+    with st.popover(say("open_task"), icon=":material/folder_open:"):
+        st.file_uploader(say("open_task"), type=["zip"], key=widget_key("open_task"), on_change=on_open_task,
+                         args=(choices,), max_upload_size=ZIP_UPLOAD_MB, label_visibility="collapsed",
+                         help=say("save_task_help"))
+
+
 # ============ the widgets ============
 def _thumbnails(images: list, captions: list[str]) -> None:
     if images:
@@ -338,6 +428,7 @@ def hand_made_section(source: str):
     {"Upload": upload_section, "Draw": draw_section, "Camera": camera_section}[source]()
     if draft().classes or draft().queries:
         st.button("Start over (clear the whole task)", key="clear_task", on_click=start_over)
+    keep_draft()
     try:
         return draft().build()
     except ParamembedError as err:

@@ -551,3 +551,95 @@ def test_resnet18_is_offered_only_with_its_weights(monkeypatch, tmp_path):
     assert_clean(at)
     assert "ImageNet ResNet-18 (pretrained, imprinting)" not in at.selectbox(key="model").options
     assert any("resnet18-f37072fd.pth" in c.value for c in at.sidebar.caption)
+
+
+# ============ saving and opening a task; a reload keeps a hand-made task (issue 19) ============
+def open_saved(at, data: bytes, name: str = "task.zip"):
+    found = [u for u in at.file_uploader if u.key.startswith("open_task_")]
+    assert len(found) == 1
+    return found[0].set_value([upload(name, data, "application/zip")]).run()
+
+
+def test_save_task_is_offered_with_the_sample_settings():
+    at = app().run()
+    assert any(b.key == "save_task" for b in at.get("download_button"))
+    settings = at.session_state["sample_settings"]
+    assert settings["seed"] == 0 and settings["ways"] == 5 and settings["index"] == 0
+
+
+def test_a_saved_hand_made_task_opens_exactly(tmp_path):
+    import json as json_
+
+    from paramembed.tasks import open_task, save_task
+
+    at = two_classes(upload_mode(app()))
+    at.selectbox(key="query_label").set_value(("query", "beta")).run()
+    uploader(at, "upload_queries").set_value([upload("qb.png", png(101))]).run()
+    assert_clean(at)
+    draft = at.session_state["draft"]
+    task = draft.build()
+    data = save_task(task, list(task.class_names), "hyper", "proto", support_names=task.support_names)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        names = set(z.namelist())
+        manifest = json_.loads(z.read("manifest.json"))
+    assert {"alpha/01.png", "beta/03.png", "query/beta/01.png", "manifest.json"} <= names
+    assert manifest["model"] == "hyper" and manifest["method"] == "proto"
+    assert [c["name"] for c in manifest["classes"]] == ["alpha", "beta"]
+    assert open_task(data).draft.build().key == task.key  # pixel for pixel: the same task
+    fresh = open_saved(app().run(), data)
+    assert_clean(fresh)
+    assert fresh.radio(key="task_source").value == "Upload"
+    assert fresh.session_state["draft"].build().key == task.key
+    assert fresh.selectbox(key="method").value == "proto"
+    assert running_line(fresh).split(" · ")[1] == "**proto**"
+    assert any("Opened task.zip: 2 classes, 1 queries" in s.value for s in fresh.success)
+
+
+def test_a_saved_sampled_task_opens_as_the_same_sample():
+    from paramembed.tasks import save_task
+
+    at = app().run()
+    at.number_input(key="sample_ways").set_value(3)
+    at.number_input(key="sample_seed").set_value(7)
+    at.button(key="sample_new").click().run()
+    settings = dict(at.session_state["sample_settings"])
+    labels = class_labels(at)
+    fake_task = type("T", (), {"class_names": ["a", "b", "c"], "support": [], "support_labels": [], "query": [],
+                               "query_labels": [], "query_names": [], "source": "sample"})()
+    data = save_task(fake_task, ["Class A", "Class B", "Class C"], "hyper", "hyper", settings)
+    fresh = open_saved(app().run(), data)
+    assert_clean(fresh)
+    assert fresh.session_state["sample_settings"] == settings
+    assert class_labels(fresh) == labels
+
+
+def test_a_hand_made_task_survives_a_reload(tmp_path, monkeypatch):
+    monkeypatch.setenv("PARAMEMBED_CACHE", str(tmp_path))
+    at = two_classes(upload_mode(app()))
+    assert_clean(at)
+    task_id = at.query_params["task"]
+    task_id = task_id[0] if isinstance(task_id, list) else task_id
+    key = at.session_state["draft"].build().key
+    assert (tmp_path / "drafts" / f"{task_id}.zip").is_file()
+    reloaded = app()
+    reloaded.query_params["task"] = task_id
+    reloaded.run()
+    assert_clean(reloaded)
+    assert reloaded.radio(key="task_source").value == "Upload"
+    assert reloaded.session_state["draft"].build().key == key
+    assert "Task: 2-way 3-shot" in texts(reloaded)
+    assert any("restored after the page reloaded" in s.value for s in reloaded.success)
+
+
+def test_the_draft_store_is_bounded(tmp_path):
+    from paramembed.tasks import DraftStore
+    from paramembed.tasks.store import new_id
+
+    store = DraftStore(tmp_path, max_files=3, max_bytes=10_000)
+    ids = [new_id() for _ in range(5)]
+    for i, task_id in enumerate(ids):
+        store.put(task_id, b"x" * 1000)
+        os.utime(tmp_path / f"{task_id}.zip", (i, i))
+    store.put(new_id(), b"y" * 1000)
+    assert len(list(tmp_path.glob("*.zip"))) == 3
+    assert store.get("../../etc/passwd") is None and store.get(ids[0]) is None

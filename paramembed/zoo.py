@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from paramembed.calibration import read_calibration
 from paramembed.checkpoint import ASSETS, CONFIG, WEIGHTS, load_weights, read_model_config, read_weight_shapes
 from paramembed.config import ModelConfig
 from paramembed.device import pick_device
@@ -196,6 +197,9 @@ def load_folder(folder: Path, device: str | torch.device = "auto") -> FewShotMod
         model.load_state_dict(load_weights(folder / WEIGHTS))
     except RuntimeError as err:  # what the checks above did not foresee, still in one line
         raise ParamembedError(f"{folder}: weights do not match config.json ({str(err).splitlines()[-1].strip()})") from None
+    calibration = read_calibration(folder)  # scripts/calibrate.py writes it; predict then divides by its temperature
+    if calibration is not None:
+        model.temperature, model.calibration = float(calibration.temperature), calibration
     return model.to(_device(device)).eval()
 
 

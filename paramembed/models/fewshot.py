@@ -68,6 +68,11 @@ def class_ids(support_labels: Any) -> tuple[list[str], list[int]]:
 
 
 class FewShotModel(nn.Module):
+    # Calibration (paramembed.calibration): `predict` divides the logits by `temperature`; the zoo
+    # sets both from the model folder's calibration.json. Plain attributes, not in the state dict.
+    temperature: float = 1.0
+    calibration = None
+
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
@@ -211,14 +216,14 @@ class FewShotModel(nn.Module):
         return clf.detach()
 
     def predict(self, clf: GeneratedClassifier, query_images) -> torch.Tensor:
-        """Raw query images -> (queries, ways) class probabilities."""
+        """Raw query images -> (queries, ways) class probabilities (calibrated when the model has a temperature)."""
         images = images_to_batch(query_images, self.config.input).to(self.device)
         with eval_mode(self):
             if clf.fast_weights:
                 feats = torch.func.functional_call(self.backbone, clf.fast_weights[0], (images,))
             else:
                 feats = self.features(images)
-            return F.softmax(clf.logits(feats[None])[0], dim=-1)
+            return F.softmax(clf.logits(feats[None])[0] / self.temperature, dim=-1)
 
 
 def build_model(config: ModelConfig) -> FewShotModel:

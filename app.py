@@ -11,7 +11,9 @@ The app is thin: every page imports from `paramembed` and keeps its state in st.
 import pandas  # noqa: F401
 import streamlit as st
 
-st.set_page_config(page_title="paramembed", page_icon=":material/hub:", layout="wide")
+# The tab icon is a file of ours: a Material icon there would be fetched from fonts.gstatic.com,
+# and nothing leaves the machine.
+st.set_page_config(page_title="paramembed", page_icon="assets/icon.png", layout="wide")
 
 navigation = st.navigation(
     [

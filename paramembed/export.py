@@ -34,8 +34,13 @@ METRICS = ("cosine", "linear")
 SAME_MODEL_FIELDS = ("generator", "backbone", "width", "input")
 
 
-def classifier_to_bytes(clf: GeneratedClassifier, model_ref: str = "", model_config: ModelConfig | None = None) -> bytes:
-    """Serialise one task's classifier (weights (1, N, D)) to safetensors bytes."""
+def classifier_to_bytes(clf: GeneratedClassifier, model_ref: str = "", model_config: ModelConfig | None = None,
+                        labels: list[str] | None = None, class_names: list[str] | None = None) -> bytes:
+    """Serialise one task's classifier (weights (1, N, D)) to safetensors bytes.
+
+    `labels`: the class labels to store, when they differ from `clf.labels` (the app stores the
+    names its page shows, "Class A", and keeps the sampled classes' full names in `class_names`).
+    """
     # Copies, not views: imprinting's embedding *is* its weights, and safetensors refuses shared storage.
     tensors = {
         "weights": clf.weights.detach().float().cpu().clone(memory_format=torch.contiguous_format),
@@ -47,7 +52,8 @@ def classifier_to_bytes(clf: GeneratedClassifier, model_ref: str = "", model_con
         tensors.update({f"fast.{k}": v.detach().float().cpu().contiguous() for k, v in clf.fast_weights[0].items()})
     metadata = {
         "format": FORMAT,
-        "labels": json.dumps(list(clf.labels)),
+        "labels": json.dumps(list(labels if labels is not None else clf.labels)),
+        "class_names": json.dumps(list(class_names if class_names is not None else clf.labels)),
         "metric": clf.metric,
         "model": model_ref,
         "config": json.dumps(to_dict(model_config)) if model_config is not None else "",

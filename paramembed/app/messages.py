@@ -38,6 +38,9 @@ MESSAGES: dict[str, str] = {
     "opened_task": "Opened {name}: {ways} classes, {queries} queries; model **{model}**, method **{method}**.",
     "opened_sample": "Opened {name}: sampled task #{index} of seed {seed}, sampled again exactly.",
     "restored_draft": "Your task was restored after the page reloaded.",
+    "pretrained_not_offered": "ImageNet ResNet-18 is not offered: its weights file is not on this machine.",
+    "playground_intro": "Give a few examples per class; the model reads them and generates a classifier's weights in "
+                        "one forward pass. Then it classifies the queries.",
     # ---- presentation
     "presentation": "Presentation mode",
     "presentation_help": "larger images and text, for a projector",

@@ -191,5 +191,4 @@ def measured_line(running: Running, method: str, ways: int, shots: int) -> str |
     cell = found.closest(ways, shots)
     own = "" if running.runner.generator == method else f" with its own method ({running.runner.generator})"
     return (f"For comparison: **{model_name(running.runner)}** scored **{cell.mean:.0%}** "
-            f"(± {cell.ci95:.1%}) on {found.title}, {cell.ways}-way {cell.shots}-shot{own}; all settings: "
-            f"{' · '.join(c.describe() for c in found.cells)}.")
+            f"(± {cell.ci95:.1%}) on {found.title}, {cell.ways}-way {cell.shots}-shot{own} (all settings: sidebar).")

@@ -52,19 +52,19 @@ def sample_section(spec, family: str, model_label: str):
     """Ways/shots/queries/seed and a "New task" button -> a sampled task from the data `family`'s model reads."""
     photos = family == PHOTO
     group, members = ("world", "objects") if photos else ("alphabet", "characters")
-    cols = st.columns(5)
+    cols = st.columns([1, 1, 1, 1, 1.4, 1.1], vertical_alignment="bottom")
     ways = cols[0].number_input("Ways (classes)", 2, 20, 5, key="sample_ways")
     shots = cols[1].number_input("Shots per class", 1, 10, 5, key="sample_shots")
     queries = cols[2].number_input("Queries per class", 1, 10, 3, key="sample_queries")
     seed = cols[3].number_input("Seed", 0, 1_000_000, 0, key="sample_seed")
-    cols[4].write("")
-    if cols[4].button("New task", icon=":material/casino:", key="sample_new"):
+    within = cols[4].checkbox(f"One {group} only", key="sample_within",
+                              help=f"all classes from one {group}: harder, similar-looking {members}")
+    if cols[5].button("New task", icon=":material/casino:", key="sample_new", width="stretch"):
         st.session_state["sample_index"] = st.session_state.get("sample_index", 0) + 1
-    within = st.checkbox(f"All classes from one {group} (harder: similar-looking {members})", key="sample_within")
     index = st.session_state.get("sample_index", 0)
     data = "procedural test photos (coloured objects on textured backgrounds)" if photos else "procedural test alphabets"
-    st.caption(f"Task #{index} of seed {seed}, drawn from the {data}, never seen in training; "
-               f"run by **{model_label}**.")
+    # Shown beside the task's title (results_view.support_set), where it takes no line of its own.
+    st.session_state["task_origin"] = f"Task #{index} of seed {seed}, drawn from the {data}, never seen in training."
     st.session_state["sample_settings"] = {"ways": int(ways), "shots": int(shots), "queries": int(queries),
                                            "within": bool(within), "seed": int(seed), "index": index,
                                            "data": "photo" if photos else "glyph"}

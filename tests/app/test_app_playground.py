@@ -123,15 +123,49 @@ def test_sampled_task_shows_predictions_on_first_load():
     assert "load_classifier" in at.code[0].value
 
 
-def test_low_confidence_is_marked(monkeypatch):
-    """With the near-chance threshold raised past 1 every prediction is near chance: each card says so."""
-    import paramembed.explain
+def calibrated_copy(tmp_path, temperature: float, mark_below: float) -> Path:
+    """The default model's weights in a folder of their own, with the calibration given."""
+    import json as json_
+    import shutil
 
-    monkeypatch.setattr(paramembed.explain, "LOW_CONFIDENCE_FACTOR", 100.0)
+    from paramembed import ui
+
+    source = Path(ui.find_models()[0].path)
+    folder = tmp_path / f"calibrated-{temperature}-{mark_below}"
+    folder.mkdir()
+    for name in ("model.safetensors", "config.json"):
+        shutil.copy(source / name, folder / name)
+    (folder / "calibration.json").write_text(json_.dumps({"temperature": temperature, "mark_below": mark_below}))
+    return folder
+
+
+def test_low_confidence_follows_the_calibrated_probabilities(monkeypatch, tmp_path):
+    """A temperature of 100 makes every probability near 1/5: every card is marked and the task is near chance."""
+    monkeypatch.setenv("PARAMEMBED_MODELS", str(calibrated_copy(tmp_path, 100.0, 0.9)))
     at = app().run()
     assert_clean(at)
     badges = [m for m in at.markdown if "low confidence" in m.value]
     assert len(badges) == 15 and ":material/warning:" in badges[0].value
+    banner = [w.value for w in at.warning if "near chance" in w.value]
+    assert len(banner) == 1 and "20%" in banner[0], [w.value for w in at.warning]
+
+
+def test_a_sure_calibrated_model_marks_nothing_and_shows_no_banner(monkeypatch, tmp_path):
+    monkeypatch.setenv("PARAMEMBED_MODELS", str(calibrated_copy(tmp_path, 0.5, 0.01)))
+    at = app().run()
+    assert_clean(at)
+    assert not [m for m in at.markdown if "low confidence" in m.value]
+    assert not [w for w in at.warning if "near chance" in w.value]
+
+
+def test_shipped_models_are_calibrated():
+    from paramembed import load_model
+
+    for name in ("hyper", "photo"):
+        if (ASSETS / name / "model.safetensors").is_file():
+            model = load_model(name, device="cpu")
+            assert model.calibration is not None and model.temperature != 1.0
+            assert 0 < model.calibration.mark_below < 1
 
 
 def test_measured_accuracy_beside_the_model_picker():
@@ -148,6 +182,19 @@ def test_measured_accuracy_beside_the_model_picker():
     else:
         assert f"**{name}** measured on {found.title}: " in sidebar
         assert f"on {found.title}, " in texts(at)  # and beside this task's accuracy, at its nearest setting
+
+
+def test_why_starts_with_a_plain_sentence_and_the_nearest_support_images():
+    at = app().run()
+    assert_clean(at)
+    plain = [m.value for m in at.markdown if m.value.startswith("It looks most like these support images of **")]
+    assert len(plain) == 1 and "Class A" in plain[0]  # query 1 is of class A
+    # The nearest support images, with their similarity, before any maths.
+    captions = [img.caption for e in at.get("image") for img in e.proto.imgs if img.caption.startswith("similarity ")]
+    assert 1 <= len(captions) <= 3 and all(0.0 < float(c.split()[1]) <= 1.0 for c in captions)
+    maths = [e for e in at.expander if e.label == "The maths: cosine, scale, softmax"]
+    assert len(maths) == 1
+    assert "64-number" not in plain[0] and "scale" not in plain[0]
 
 
 def test_why_this_prediction_follows_the_chosen_query():
@@ -550,7 +597,8 @@ def test_resnet18_is_offered_only_with_its_weights(monkeypatch, tmp_path):
     at = app().run()
     assert_clean(at)
     assert "ImageNet ResNet-18 (pretrained, imprinting)" not in at.selectbox(key="model").options
-    assert any("resnet18-f37072fd.pth" in c.value for c in at.sidebar.caption)
+    note = next(c for c in at.sidebar.caption if "ImageNet ResNet-18 is not offered" in c.value)
+    assert "resnet18-f37072fd.pth" in note.proto.help and str(tmp_path / "torch") in note.proto.help
 
 
 # ============ saving and opening a task; a reload keeps a hand-made task (issue 19) ============

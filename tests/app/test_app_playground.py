@@ -691,3 +691,74 @@ def test_the_draft_store_is_bounded(tmp_path):
     store.put(new_id(), b"y" * 1000)
     assert len(list(tmp_path.glob("*.zip"))) == 3
     assert store.get("../../etc/passwd") is None and store.get(ids[0]) is None
+
+
+# ============ smaller findings (issue 19) ============
+def test_a_fully_transparent_png_is_refused_by_name():
+    clear = io.BytesIO()
+    Image.new("RGBA", (40, 40), (0, 0, 0, 0)).save(clear, format="PNG")
+    at = add_class(upload_mode(app()), "alpha")
+    uploader(at, "upload_images_1").set_value([upload("clear.png", clear.getvalue()), upload("a.png", png(1))]).run()
+    assert_clean(at)
+    assert any("clear.png: the image is fully transparent" in w.value for w in at.warning)
+    assert [img.name for img in at.session_state["draft"].classes["alpha"]] == ["a.png"]
+    white = io.BytesIO()
+    Image.new("RGB", (40, 40), (255, 255, 255)).save(white, format="PNG")  # opaque and plain: kept
+    uploader(at, "upload_images_1").set_value([upload("white.png", white.getvalue())]).run()
+    assert len(at.session_state["draft"].classes["alpha"]) == 2
+
+
+def test_the_downloaded_classifier_names_classes_as_the_page_does():
+    """Sampled classes are "Class A", "Class B", ... on the page and in the downloaded file alike."""
+    import json as json_
+    import struct
+
+    at = app().run()
+    assert_clean(at)
+    data = next(iter(at.session_state["_memo_download"].values()))  # the bytes the download button serves
+    (size,) = struct.unpack("<Q", data[:8])
+    meta = json_.loads(data[8 : 8 + size])["__metadata__"]
+    assert json_.loads(meta["labels"]) == [f"Class {c}" for c in "ABCDE"]
+    assert all("/" in name for name in json_.loads(meta["class_names"]))  # the full names travel too
+
+
+def test_a_method_with_no_model_for_photos_says_so_plainly(monkeypatch):
+    """Comparing with latent on a photo task: latent exists, but reads drawings only."""
+    if not (ASSETS / "photo" / "model.safetensors").is_file():
+        pytest.skip("no photo model")
+    at = pick(app().run(), "photo (shipped)")
+    at.multiselect(key="compare").set_value(["latent"]).run()
+    assert_clean(at)
+    infos = [i.value for i in at.info]
+    assert any("No latent model reads 32×32 colour photos" in i for i in infos), infos
+    assert not any("is absent" in i for i in infos)
+
+
+def test_picking_resnet18_logs_no_widget_warning(monkeypatch, tmp_path):
+    """Setting the method from the picker's callback while the selectbox also had a default made Streamlit
+    log "created with a default value but also had its value set via the Session State API" with a stack."""
+    import torch
+    from streamlit.elements.lib import policies
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+    from torchvision.models import resnet18
+
+    weights = tmp_path / "resnet18-f37072fd.pth"
+    torch.save(resnet18(weights=None).state_dict(), weights)
+    monkeypatch.setenv("PARAMEMBED_RESNET18", str(weights))
+    warned = []
+    original = policies.check_session_state_rules
+
+    def recording(default_value, key, writes_allowed=True):
+        # What Streamlit warns about (it stays silent under AppTest, where no runtime exists).
+        state = get_script_run_ctx().session_state
+        if key and default_value is not None and state.is_new_state_value(key):
+            warned.append(key)
+        return original(default_value, key, writes_allowed)
+
+    monkeypatch.setattr(policies, "check_session_state_rules", recording)
+    at = pick(app().run(), "ImageNet ResNet-18 (pretrained, imprinting)")
+    assert_clean(at)
+    assert at.selectbox(key="method").value == "proto"
+    pick(at, "hyper (shipped)")
+    assert at.selectbox(key="method").value == "hyper"
+    assert not warned

@@ -34,42 +34,112 @@ IMAGE_HELP = (f"{', '.join(UPLOAD_TYPES)}; each file up to {IMAGE_UPLOAD_MB} MB 
 
 
 # ============ sampled tasks ============
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _sampling_dataset(channels: int, image_size: int, margin: int):
+# Where sampled tasks come from: built-in procedural sets, the real handwriting the shipped glyph
+# models held out (assets/omniglot-holdout.npz), or photos from an ImageFolder on the server.
+PROCEDURAL, OMNIGLOT, FOLDER = "procedural", "omniglot-holdout", "folder"
+SAMPLE_SOURCES = {
+    "glyph": {PROCEDURAL: "Procedural test alphabets",
+              OMNIGLOT: "Real handwriting: 5 Omniglot alphabets the models never saw"},
+    "photo": {PROCEDURAL: "Procedural test photos", FOLDER: "Real photos from a folder (ImageFolder)"},
+}
+SAMPLE_DATA = {
+    (PROCEDURAL, "glyph"): "the procedural test alphabets, never seen in training",
+    (PROCEDURAL, "photo"): "the procedural test photos (coloured objects on textured backgrounds), never seen in training",
+    (OMNIGLOT, "glyph"): "real Omniglot handwriting from 5 alphabets held out of every shipped model's training "
+                         "(MIT licence, Lake et al. 2015)",
+}
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reading the images (once per process)...")
+def _sampling_dataset(spec_items: tuple, source: str):
     from paramembed.config import InputSpec
     from paramembed.data.registry import get_dataset
 
-    source = "procedural" if channels == 1 else "procedural-photo"
-    return get_dataset(source, "test", InputSpec(channels=channels, image_size=image_size, margin=margin))
+    spec = InputSpec(**dict(spec_items))
+    if source == OMNIGLOT:
+        from paramembed.data.packed import HOLDOUT_FILE, PackedGlyphs
+
+        return PackedGlyphs(HOLDOUT_FILE, spec)
+    if source == PROCEDURAL:
+        return get_dataset("procedural" if spec.channels == 1 else "procedural-photo", "test", spec)
+    return get_dataset(source, "test", spec)  # a folder or archive, already confined to the data roots
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _cached_sample(channels, image_size, margin, ways, shots, queries, within, seed, index):
-    return sample_task(_sampling_dataset(channels, image_size, margin), ways, shots, queries, within, seed, index)
+def _cached_sample(spec_items, source, ways, shots, queries, within, seed, index):
+    task = sample_task(_sampling_dataset(spec_items, source), ways, shots, queries, within, seed, index)
+    task.key = f"{task.key}-{source}"  # results are memoised by key: two datasets' task #0 must differ
+    return task
+
+
+def photo_folders() -> list[str]:
+    """Folders and archives at the top of the data roots a visitor may read (none when the server says no)."""
+    from paramembed.explorer_sources import is_archive
+    from paramembed.serving import serving_from_env
+
+    try:
+        serving = serving_from_env()
+    except ParamembedError:
+        return []
+    if not serving.may_read_folders():
+        return []
+    found = []
+    for root in serving.data_roots:
+        if root.is_dir() and root.name != "assets":
+            found += [str(p) for p in sorted(root.iterdir()) if (p.is_dir() or is_archive(p.name))
+                      and "omniglot" not in p.name.lower() and not p.name.startswith(".")]
+    return found
+
+
+def _source_picker(family: str) -> tuple[str, str]:
+    """(the dataset to sample from, what it is for people)."""
+    options = dict(SAMPLE_SOURCES[family])
+    folders = photo_folders() if family == PHOTO else []
+    if not folders:
+        options.pop(FOLDER, None)
+    if st.session_state.get("sample_source") not in options:
+        st.session_state["sample_source"] = PROCEDURAL
+    choice = st.selectbox("Sample from", list(options), format_func=options.get, key="sample_source",
+                          label_visibility="collapsed")
+    if choice != FOLDER:
+        return choice, SAMPLE_DATA[(choice, family)]
+    from paramembed.explorer_sources import server_source
+    from paramembed.serving import serving_from_env
+
+    folder = st.selectbox("Folder", folders, key="sample_folder", format_func=lambda p: p.rsplit("/", 1)[-1],
+                          help="an ImageFolder (<class>/<image>) or an archive of one, under the shared data folders")
+    path = server_source(folder, serving_from_env())  # confined to the data roots, as the explorer's folders
+    return path, f"{path.rsplit('/', 1)[-1]} (real photos; their classes may include ones a photo model trained on)"
 
 
 def sample_section(spec, family: str, model_label: str):
     """Ways/shots/queries/seed and a "New task" button -> a sampled task from the data `family`'s model reads."""
     photos = family == PHOTO
-    group, members = ("world", "objects") if photos else ("alphabet", "characters")
-    cols = st.columns([1, 1, 1, 1, 1.4, 1.1], vertical_alignment="bottom")
-    ways = cols[0].number_input("Ways (classes)", 2, 20, 5, key="sample_ways")
-    shots = cols[1].number_input("Shots per class", 1, 10, 5, key="sample_shots")
-    queries = cols[2].number_input("Queries per class", 1, 10, 3, key="sample_queries")
-    seed = cols[3].number_input("Seed", 0, 1_000_000, 0, key="sample_seed")
-    within = cols[4].checkbox(f"One {group} only", key="sample_within",
+    group, members = ("group", "classes") if photos else ("alphabet", "characters")
+    cols = st.columns([2.2, 1, 1, 1, 1, 1.3, 1.2], vertical_alignment="bottom")
+    with cols[0]:
+        try:
+            source, data = _source_picker(family)
+        except ParamembedError as err:
+            st.info(str(err))
+            return None
+    ways = cols[1].number_input("Ways (classes)", 2, 20, 5, key="sample_ways")
+    shots = cols[2].number_input("Shots per class", 1, 10, 5, key="sample_shots")
+    queries = cols[3].number_input("Queries per class", 1, 10, 3, key="sample_queries")
+    seed = cols[4].number_input("Seed", 0, 1_000_000, 0, key="sample_seed")
+    within = cols[5].checkbox(f"One {group} only", key="sample_within",
                               help=f"all classes from one {group}: harder, similar-looking {members}")
-    if cols[5].button("New task", icon=":material/casino:", key="sample_new", width="stretch"):
+    if cols[6].button("New task", icon=":material/casino:", key="sample_new", width="stretch"):
         st.session_state["sample_index"] = st.session_state.get("sample_index", 0) + 1
     index = st.session_state.get("sample_index", 0)
-    data = "procedural test photos (coloured objects on textured backgrounds)" if photos else "procedural test alphabets"
     # Shown beside the task's title (results_view.support_set), where it takes no line of its own.
-    st.session_state["task_origin"] = f"Task #{index} of seed {seed}, drawn from the {data}, never seen in training."
+    st.session_state["task_origin"] = f"Task #{index} of seed {seed}, drawn from {data}."
     st.session_state["sample_settings"] = {"ways": int(ways), "shots": int(shots), "queries": int(queries),
                                            "within": bool(within), "seed": int(seed), "index": index,
-                                           "data": "photo" if photos else "glyph"}
+                                           "family": family, "source": st.session_state.get("sample_source"),
+                                           "folder": st.session_state.get("sample_folder")}
     try:
-        return _cached_sample(spec.channels, spec.image_size, spec.margin, int(ways), int(shots), int(queries),
+        return _cached_sample(tuple(sorted(vars(spec).items())), source, int(ways), int(shots), int(queries),
                               bool(within), int(seed), index)
     except (ParamembedError, ImportError) as err:
         st.info(f"Sampling is not available for this model: {err}")
@@ -290,6 +360,10 @@ def on_open_task(choices: list) -> None:
         for key in ("ways", "shots", "queries", "seed"):
             st.session_state[f"sample_{key}"] = int(settings[key])
         st.session_state["sample_within"] = bool(settings.get("within"))
+        if settings.get("source"):
+            st.session_state["sample_source"] = settings["source"]
+        if settings.get("folder"):
+            st.session_state["sample_folder"] = settings["folder"]
         st.session_state["sample_index"] = int(settings.get("index", 0))
         st.session_state["task_source"] = "Sample"
         notify([say("opened_sample", name=name, seed=settings["seed"], index=settings.get("index", 0))], "success")

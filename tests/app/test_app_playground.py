@@ -762,3 +762,51 @@ def test_picking_resnet18_logs_no_widget_warning(monkeypatch, tmp_path):
     pick(at, "hyper (shipped)")
     assert at.selectbox(key="method").value == "hyper"
     assert not warned
+
+
+# ============ real sample tasks (issue 19) ============
+def test_real_held_out_handwriting_can_be_sampled():
+    from paramembed.data.packed import HOLDOUT_FILE
+
+    assert HOLDOUT_FILE.is_file() and HOLDOUT_FILE.stat().st_size < 400 * 1024  # one small file
+    at = app().run()
+    box = at.selectbox(key="sample_source")
+    assert "Real handwriting: 5 Omniglot alphabets the models never saw" in box.options
+    box.set_value("omniglot-holdout").run()
+    assert_clean(at)
+    names = at.session_state["sample_settings"]
+    assert names["source"] == "omniglot-holdout"
+    labels = class_labels(at)
+    held = ("Bengali", "Burmese_(Myanmar)", "Grantha", "Gujarati", "Korean")
+    assert len(labels) == 5 and all(h.split("/")[0] in held for _, h in labels), labels
+    assert any("real Omniglot handwriting" in c.value for c in at.caption)
+    assert accuracy(at).endswith("%") and float(accuracy(at)[:-1]) >= 60
+
+
+@needs_photo_model
+def test_real_photos_can_be_sampled_from_a_folder_under_the_data_roots(monkeypatch, tmp_path):
+    root = tmp_path / "data"
+    for c in range(5):
+        folder = root / "my-photos" / f"thing{c}"
+        folder.mkdir(parents=True)
+        for i in range(8):
+            (folder / f"{i}.jpg").write_bytes(photo(100 * c + i, "disc" if c % 2 else "bar"))
+    monkeypatch.setenv("PARAMEMBED_DATA_ROOTS", str(root))
+    at = pick(app().run(), "photo (shipped)")
+    box = at.selectbox(key="sample_source")
+    assert "Real photos from a folder (ImageFolder)" in box.options
+    box.set_value("folder").run()
+    assert_clean(at)
+    assert at.selectbox(key="sample_folder").value == str((root / "my-photos").resolve())
+    assert {h for _, h in class_labels(at)} <= {f"thing{c}" for c in range(5)}
+    assert running_line(at).startswith("Running: **photo**")
+
+
+def test_network_mode_offers_no_server_folders_for_photos(monkeypatch, tmp_path):
+    if not (ASSETS / "photo" / "model.safetensors").is_file():
+        pytest.skip("no photo model")
+    (tmp_path / "data" / "x" / "a").mkdir(parents=True)
+    monkeypatch.setenv("PARAMEMBED_DATA_ROOTS", str(tmp_path / "data"))
+    monkeypatch.setenv("PARAMEMBED_MODE", "network")
+    at = pick(app().run(), "photo (shipped)")
+    assert at.selectbox(key="sample_source").options == ["Procedural test photos"]

@@ -18,7 +18,7 @@ from paramembed.app.display import describe_task
 from paramembed.app.layout import page_style
 from paramembed.app.messages import say
 from paramembed.explain import explain_query
-from paramembed.export import classifier_to_bytes, usage_snippet
+from paramembed.export import classifier_to_bytes, classifier_to_onnx, onnx_snippet, usage_snippet
 from paramembed.methods import METHODS as METHOD_TABLE
 from paramembed.tasks import LIMITS, preprocess_task, save_task, solve
 
@@ -154,3 +154,19 @@ with tab_download:
         st.caption("This classifier reads ImageNet ResNet-18 features: load the model with "
                    "`paramembed.zoo.load_pretrained_model()` in place of `load_model` below.")
     st.code(usage_snippet(model_ref), language="python")
+    # The same classifier with its backbone, for any runtime: made on request (an export takes a second).
+    onnx_key = ("onnx", runner.path, method, task.key)
+    if st.session_state.get("onnx_for") != onnx_key:
+        if st.button(say("onnx_make"), icon=":material/deployed_code:", key="onnx_make", help=say("onnx_help")):
+            st.session_state["onnx_for"] = onnx_key
+            st.rerun()
+    else:
+        try:
+            onnx_bytes = ui.memo("onnx", onnx_key, lambda: classifier_to_onnx(model, clf, labels=view.labels))
+        except ParamembedError as err:
+            ui.show_error(err)
+        else:
+            st.download_button(say("onnx_download"), data=onnx_bytes, file_name="classifier.onnx",
+                               mime="application/octet-stream", key="download_onnx", icon=":material/download:")
+            st.caption(say("onnx_caption"))
+            st.code(onnx_snippet(), language="python")

@@ -127,7 +127,14 @@ def resolve_model_path(name_or_path: str | Path | None) -> Path:
     shipped = ASSETS / str(name_or_path)
     if (shipped / CONFIG).exists():
         return shipped
-    known = ", ".join(list_models()) or "none"
+    found = list_models(ASSETS)
+    known = ", ".join(found) or "none"
+    if not found:  # an installed package without the repository's assets/models: say where they go
+        raise ParamembedError(
+            f"no model at {str(name_or_path)!r}, and this paramembed has no shipped models: it looks for them in "
+            f"{ASSETS}. Copy a model folder ({CONFIG} + {WEIGHTS}, e.g. the repository's assets/models/{name_or_path}) "
+            f"to {ASSETS / str(name_or_path)}, pass that folder's path to load_model, or install paramembed from a "
+            "clone of its repository with `pip install -e .`")
     raise ParamembedError(f"no model at {str(name_or_path)!r} (a folder with {CONFIG} and {WEIGHTS}); shipped models: {known}")
 
 

@@ -41,6 +41,13 @@ MESSAGES: dict[str, str] = {
     "pretrained_not_offered": "ImageNet ResNet-18 is not offered: its weights file is not on this machine.",
     "playground_intro": "Give a few examples per class; the model reads them and generates a classifier's weights in "
                         "one forward pass. Then it classifies the queries.",
+    # ---- export
+    "onnx_make": "Make an ONNX file (runs anywhere)",
+    "onnx_help": "the backbone and this task's generated head in one ONNX graph, calibrated; onnxruntime runs it "
+                 "without paramembed",
+    "onnx_download": "Download the classifier (.onnx)",
+    "onnx_caption": "Backbone + generated head + calibration in one ONNX file: input images as the model reads them, "
+                    "output the class probabilities; labels and input size in its metadata.",
     # ---- presentation
     "presentation": "Presentation mode",
     "presentation_help": "larger images and text, for a projector",

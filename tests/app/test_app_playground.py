@@ -5,6 +5,7 @@ trained model named by $PARAMEMBED_TEST_MODEL (default /tmp/runs/smoke); skips w
 """
 
 import io
+import json
 import os
 import zipfile
 from pathlib import Path
@@ -810,3 +811,21 @@ def test_network_mode_offers_no_server_folders_for_photos(monkeypatch, tmp_path)
     monkeypatch.setenv("PARAMEMBED_MODE", "network")
     at = pick(app().run(), "photo (shipped)")
     assert at.selectbox(key="sample_source").options == ["Procedural test photos"]
+
+
+def test_the_download_tab_makes_an_onnx_file_on_request():
+    pytest.importorskip("onnxruntime")
+    import numpy as np_
+    import onnxruntime as ort
+
+    at = app().run()
+    assert not any(b.key == "download_onnx" for b in at.get("download_button"))
+    at.button(key="onnx_make").click().run()
+    assert_clean(at)
+    assert any(b.key == "download_onnx" for b in at.get("download_button"))
+    data = next(iter(at.session_state["_memo_onnx"].values()))
+    session = ort.InferenceSession(data)
+    assert json.loads(session.get_modelmeta().custom_metadata_map["labels"]) == [f"Class {c}" for c in "ABCDE"]
+    probs = session.run(["probs"], {"images": np_.zeros((2, 1, 28, 28), np_.float32)})[0]
+    assert probs.shape == (2, 5)
+    assert any("import onnxruntime" in c.value for c in at.code)

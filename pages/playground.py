@@ -54,7 +54,7 @@ st.sidebar.caption(f"**Limits:** {LIMITS.describe()}.")
 
 # ============ the task, and the model that runs it ============
 sources.restore_after_reload()  # a hand-made task survives a reload of the page (?task=...)
-source_col, open_col, save_col = st.columns([5, 2, 2], vertical_alignment="bottom")
+source_col, from_col, open_col, save_col = st.columns([4, 2.8, 1.6, 1.6], vertical_alignment="bottom")
 source = source_col.radio("Make a task by", sources.SOURCES, horizontal=True, key="task_source",
                           label_visibility="collapsed")
 with open_col:
@@ -63,7 +63,7 @@ sources.show_notices()
 if source == "Sample":
     # Sampled tasks come from the data the sidebar's model reads: glyphs, or photos for a photo model.
     running = routing.resolve(picked, method, device, choices)
-    task = sources.sample_section(running.model.config.input, running.family, routing.model_name(running.runner))
+    task = sources.sample_section(running.model.config.input, running.family, from_col)
 else:
     task = sources.hand_made_section(source)
 if task is None:

@@ -28,13 +28,16 @@ MESSAGES: dict[str, str] = {
     "why_plain_other": "It looks most like these support images of **{label}**, but the classifier chose **{predicted}** "
                        "({prob}).",
     "why_sure": "The model gives **{label}** {prob}.",
-    "why_similarity": "similarity {value:.2f}",
+    "why_similarity": "{value:.2f}",
+    "why_similarity_note": "Under each image: how similar the model finds it to the query (cosine of their features; "
+                           "1 is identical).",
     "why_maths": "The maths: cosine, scale, softmax",
     # ---- saving and opening tasks
     "save_task": "Save task",
     "save_task_help": "a zip with one folder per class, the queries and manifest.json (labels, model, method, seed); "
                       "open it again with Open a task",
     "open_task": "Open a saved task",
+    "open_task_short": "Open task",
     "opened_task": "Opened {name}: {ways} classes, {queries} queries; model **{model}**, method **{method}**.",
     "opened_sample": "Opened {name}: sampled task #{index} of seed {seed}, sampled again exactly.",
     "restored_draft": "Your task was restored after the page reloaded.",

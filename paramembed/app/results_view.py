@@ -252,6 +252,7 @@ def why_this_prediction(view: TaskView, why: Explanation, index: int, style: Sty
         if nearest and support_thumbs:
             st.image([support_thumbs[i] for i, _ in nearest], width=style.query_thumb,
                      caption=[say("why_similarity", value=v) for _, v in nearest])
+            st.caption(say("why_similarity_note"))
     with st.expander(say("why_maths"), icon=":material/functions:"):
         _why_maths(view, why)
 

@@ -112,24 +112,25 @@ def _source_picker(family: str) -> tuple[str, str]:
     return path, f"{path.rsplit('/', 1)[-1]} (real photos; their classes may include ones a photo model trained on)"
 
 
-def sample_section(spec, family: str, model_label: str):
-    """Ways/shots/queries/seed and a "New task" button -> a sampled task from the data `family`'s model reads."""
+def sample_section(spec, family: str, source_slot=None):
+    """Where to sample from (in `source_slot`, a column of the row above), ways/shots/queries/seed and a
+    "New task" button -> a sampled task from the data `family`'s model reads."""
     photos = family == PHOTO
     group, members = ("group", "classes") if photos else ("alphabet", "characters")
-    cols = st.columns([2.2, 1, 1, 1, 1, 1.3, 1.2], vertical_alignment="bottom")
-    with cols[0]:
+    with source_slot or st.container():
         try:
             source, data = _source_picker(family)
         except ParamembedError as err:
             st.info(str(err))
             return None
-    ways = cols[1].number_input("Ways (classes)", 2, 20, 5, key="sample_ways")
-    shots = cols[2].number_input("Shots per class", 1, 10, 5, key="sample_shots")
-    queries = cols[3].number_input("Queries per class", 1, 10, 3, key="sample_queries")
-    seed = cols[4].number_input("Seed", 0, 1_000_000, 0, key="sample_seed")
-    within = cols[5].checkbox(f"One {group} only", key="sample_within",
+    cols = st.columns([1, 1, 1, 1, 1.2, 1.1], vertical_alignment="bottom")
+    ways = cols[0].number_input("Ways (classes)", 2, 20, 5, key="sample_ways")
+    shots = cols[1].number_input("Shots per class", 1, 10, 5, key="sample_shots")
+    queries = cols[2].number_input("Queries per class", 1, 10, 3, key="sample_queries")
+    seed = cols[3].number_input("Seed", 0, 1_000_000, 0, key="sample_seed")
+    within = cols[4].checkbox(f"One {group} only", key="sample_within",
                               help=f"all classes from one {group}: harder, similar-looking {members}")
-    if cols[6].button("New task", icon=":material/casino:", key="sample_new", width="stretch"):
+    if cols[5].button("New task", icon=":material/casino:", key="sample_new", width="stretch"):
         st.session_state["sample_index"] = st.session_state.get("sample_index", 0) + 1
     index = st.session_state.get("sample_index", 0)
     # Shown beside the task's title (results_view.support_set), where it takes no line of its own.
@@ -379,7 +380,7 @@ def on_open_task(choices: list) -> None:
 
 def open_section(choices: list) -> None:
     """A compact "Open a saved task" uploader."""
-    with st.popover(say("open_task"), icon=":material/folder_open:"):
+    with st.popover(say("open_task_short"), icon=":material/folder_open:", help=say("open_task"), width="stretch"):
         st.file_uploader(say("open_task"), type=["zip"], key=widget_key("open_task"), on_change=on_open_task,
                          args=(choices,), max_upload_size=ZIP_UPLOAD_MB, label_visibility="collapsed",
                          help=say("save_task_help"))

@@ -5,6 +5,7 @@ trained model named by $PARAMEMBED_TEST_MODEL (default /tmp/runs/smoke); skips w
 """
 
 import io
+import re
 import json
 import os
 import zipfile
@@ -191,8 +192,10 @@ def test_why_starts_with_a_plain_sentence_and_the_nearest_support_images():
     plain = [m.value for m in at.markdown if m.value.startswith("It looks most like these support images of **")]
     assert len(plain) == 1 and "Class A" in plain[0]  # query 1 is of class A
     # The nearest support images, with their similarity, before any maths.
-    captions = [img.caption for e in at.get("image") for img in e.proto.imgs if img.caption.startswith("similarity ")]
-    assert 1 <= len(captions) <= 3 and all(0.0 < float(c.split()[1]) <= 1.0 for c in captions)
+    block = next(e for e in at.get("image") if all(re.fullmatch(r"-?\d\.\d\d", i.caption) for i in e.proto.imgs))
+    values = [float(i.caption) for i in block.proto.imgs]
+    assert 1 <= len(values) <= 3 and values == sorted(values, reverse=True) and all(0 < v <= 1 for v in values)
+    assert any(c.value.startswith("Under each image: how similar") for c in at.caption)
     maths = [e for e in at.expander if e.label == "The maths: cosine, scale, softmax"]
     assert len(maths) == 1
     assert "64-number" not in plain[0] and "scale" not in plain[0]

@@ -32,6 +32,7 @@ MESSAGES: dict[str, str] = {
     "why_similarity_note": "Under each image: how similar the model finds it to the query (cosine of their features; "
                            "1 is identical).",
     "why_maths": "The maths: cosine, scale, softmax",
+    "task_builder": "Task builder: classes, images and queries",
     # ---- saving and opening tasks
     "save_task": "Save task",
     "save_task_help": "a zip with one folder per class, the queries and manifest.json (labels, model, method, seed); "

@@ -429,7 +429,8 @@ def query_list() -> None:
 
 def upload_section() -> None:
     d = draft()
-    with st.expander("A whole task as one zip (ImageFolder layout)", icon=":material/folder_zip:", expanded=not d.classes):
+    with st.container(border=True):  # inside the task builder's expander, which cannot hold another
+        st.markdown(":material/folder_zip: **A whole task as one zip (ImageFolder layout)**")
         st.caption("`<class>/<image>` for each class; optional `query/<image>` (unlabelled) or `query/<class>/<image>` queries.")
         st.file_uploader("Task zip", type=["zip"], key=widget_key("upload_zip"), on_change=on_zip_upload,
                          max_upload_size=ZIP_UPLOAD_MB,
@@ -499,8 +500,10 @@ def camera_section() -> None:
 
 def hand_made_section(source: str):
     """The Upload / Draw / Camera editor for `source`, then the task it makes (None until it is one)."""
-    st.caption(f"Upload, Draw and Camera all add to the same task, so you can mix them. Limits: {LIMITS.describe()}.")
-    {"Upload": upload_section, "Draw": draw_section, "Camera": camera_section}[source]()
+    # The builder folds away (a click on its title), so the results can have the projector's first screen.
+    with st.expander(say("task_builder"), icon=":material/construction:", expanded=True):
+        st.caption(f"Upload, Draw and Camera all add to the same task, so you can mix them. Limits: {LIMITS.describe()}.")
+        {"Upload": upload_section, "Draw": draw_section, "Camera": camera_section}[source]()
     if draft().classes or draft().queries:
         st.button("Start over (clear the whole task)", key="clear_task", on_click=start_over)
     keep_draft()

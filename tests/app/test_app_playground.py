@@ -832,3 +832,11 @@ def test_the_download_tab_makes_an_onnx_file_on_request():
     probs = session.run(["probs"], {"images": np_.zeros((2, 1, 28, 28), np_.float32)})[0]
     assert probs.shape == (2, 5)
     assert any("import onnxruntime" in c.value for c in at.code)
+
+
+def test_the_task_builder_folds_away():
+    at = upload_mode(app())
+    builder = [e for e in at.expander if e.label == "Task builder: classes, images and queries"]
+    assert len(builder) == 1
+    assert any(u.key.startswith("upload_zip_") for u in builder[0].file_uploader)
+    assert any(t.key == "new_class_name" for t in builder[0].text_input)

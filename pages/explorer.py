@@ -19,6 +19,7 @@ import streamlit as st
 from paramembed import embeddings as E
 from paramembed import projection as P
 from paramembed.app import explorer_figures as F
+from paramembed.app.layout import page_style
 from paramembed.data.cache import LRU
 from paramembed.errors import ParamembedError
 from paramembed.explorer_sources import MAX_UPLOAD_BYTES, procedural_source, server_source, store_upload
@@ -72,6 +73,7 @@ WORDS = {
     "photo": {"group": "group", "groups": "groups", "images": "images", "image": "image"},
 }
 
+page_style()  # the playground's compact header and paddings: the chart starts on a projector's first screen
 st.title("Weight-embedding explorer")
 choice = model_picker(key="explorer_model")
 if choice is None:
@@ -252,12 +254,13 @@ def explore() -> None:
     axes = P.axis_titles(vectors, method, dims)  # PCA: "PC1 (23% of variance)"
     fig = F.class_scatter(emb, rows, xy, colour, matches, thumbnails=thumbnails and can_draw, group_word=W["group"],
                           group_names=group_names, axes=axes)
-    st.caption("Click a point to select it (shift-click adds more), or choose the lasso or box in the chart's "
-               f"toolbar to select many; you see their {W['images']} and nearest neighbours below."
-               if dims == 2 else "3D charts cannot be selected on: pick classes in the box below the chart.")
     # theme=None: Streamlit's theme recolours the traces, and the drawings must keep their points' colours.
     event = st.plotly_chart(fig, key="explorer_chart", on_select="rerun" if dims == 2 else "ignore", theme=None,
                             selection_mode=("points", "box", "lasso"), width="stretch")
+    # Under the chart, not above it: at 1280x720 the chart starts on the first screen.
+    st.caption("Click a point to select it (shift-click adds more), or choose the lasso or box in the chart's "
+               f"toolbar to select many; you see their {W['images']} and nearest neighbours below."
+               if dims == 2 else "3D charts cannot be selected on: pick classes in the box below the chart.")
 
     # ============ selection: drawings and nearest neighbours ============
     selected = []

@@ -85,3 +85,15 @@ def test_presentation_mode_enlarges_images_and_text(projector):
     big_font, big_image = sizes()
     app.page.screenshot(path=str(ARTIFACTS / "classroom-presentation-1280x720.png"))
     assert big_font >= 1.4 * font and big_image >= 1.4 * image, (font, big_font, image, big_image)
+
+
+def test_the_explorer_chart_starts_on_the_first_screen(projector):
+    app = projector
+    app.open()  # then through the navigation, as people go (a direct /explorer address 404s Streamlit's health check)
+    app.page.locator('[data-testid="stSidebarNav"] a', has_text="Embedding explorer").first.click()
+    chart = app.page.locator('[data-testid="stPlotlyChart"]').first
+    chart.wait_for(timeout=180_000)
+    app.idle()
+    box = chart.bounding_box()
+    # It started at the bottom edge (y ~ 540 of 720); now most of the first screen is the chart.
+    assert box["y"] < PROJECTOR["height"] / 2, box

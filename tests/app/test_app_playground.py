@@ -840,3 +840,20 @@ def test_the_task_builder_folds_away():
     assert len(builder) == 1
     assert any(u.key.startswith("upload_zip_") for u in builder[0].file_uploader)
     assert any(t.key == "new_class_name" for t in builder[0].text_input)
+
+
+@needs_photo_model
+def test_photos_uploaded_under_a_glyph_only_method_run_the_photo_model_and_say_so():
+    if not (ASSETS / "maml" / "model.safetensors").is_file():
+        pytest.skip("no maml model")
+    at = pick(app().run(), "maml (shipped)")  # picked for sampled tasks: photos made by hand still go to a photo model
+    at.radio(key="task_source").set_value("Upload").run()
+    two_photo_classes(at)
+    assert_clean(at)
+    assert running_line(at) == "Running: **photo** · **hyper** · 32×32 colour photos"
+    assert any("No maml model reads 32×32 colour photos; running **photo** with its own method, **hyper**" in i.value
+               for i in at.info)
+    assert at.session_state["running"] == {"model": "photo", "path": str(ASSETS / "photo"), "method": "hyper",
+                                           "family": "photo", "reads": "32×32 colour photos"}
+    sidebar = "\n".join(c.value for c in at.sidebar.caption)
+    assert "**photo** measured on" in sidebar and "**maml** measured" not in sidebar

@@ -11,14 +11,16 @@ The app is thin: every page imports from `paramembed` and keeps its state in st.
 import pandas  # noqa: F401
 import streamlit as st
 
-st.set_page_config(page_title="paramembed", page_icon="🧬", layout="wide")
+# The tab icon is a file of ours: a Material icon there would be fetched from fonts.gstatic.com,
+# and nothing leaves the machine.
+st.set_page_config(page_title="paramembed", page_icon="assets/icon.png", layout="wide")
 
 navigation = st.navigation(
     [
-        st.Page("pages/playground.py", title="Playground", icon="🎯", default=True),
-        st.Page("pages/explorer.py", title="Embedding explorer", icon="🧭"),
-        st.Page("pages/curves.py", title="Training curves", icon="📈"),
-        st.Page("pages/train.py", title="Train it yourself", icon="🏋️"),
+        st.Page("pages/playground.py", title="Playground", icon=":material/target:", default=True),
+        st.Page("pages/explorer.py", title="Embedding explorer", icon=":material/explore:"),
+        st.Page("pages/curves.py", title="Training curves", icon=":material/show_chart:"),
+        st.Page("pages/train.py", title="Train it yourself", icon=":material/model_training:"),
     ]
 )
 navigation.run()

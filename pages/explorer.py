@@ -20,6 +20,7 @@ from paramembed import embeddings as E
 from paramembed import projection as P
 from paramembed.app import explorer_figures as F
 from paramembed.app.display import md_text
+from paramembed.app.layout import page_style
 from paramembed.data.cache import LRU
 from paramembed.errors import ParamembedError
 from paramembed.explorer_sources import (
@@ -72,17 +73,24 @@ def open_dataset(source: str, spec_items: tuple, min_images: int, upload: bool =
     return get_dataset(source, "test", InputSpec(**dict(spec_items)), min_images=min_images, cache_arrays=not upload)
 
 
-st.title("Weight-embedding explorer")
-st.caption(
-    "Each point is one class: its support images went through the model, whose generator turned them into "
-    "that class's classifier weights. **What to look for:** whether classes of one alphabet land together, "
-    "and how far a class moves when shots are added (click a point to see its drawings and neighbours)."
-)
+WORDS = {
+    "glyph": {"group": "alphabet", "groups": "alphabets", "images": "drawings", "image": "drawing"},
+    "photo": {"group": "group", "groups": "groups", "images": "images", "image": "image"},
+}
 
+page_style()  # the playground's compact header and paddings: the chart starts on a projector's first screen
+st.title("Weight-embedding explorer")
 choice = model_picker(key="explorer_model")
 if choice is None:
     st.info("There is no model to explore yet: train one on the *Train it yourself* page, or run `make models`.")
     st.stop()
+# The words for what the model reads: Omniglot's alphabets and drawings, or groups of photos.
+W = WORDS["photo" if choice.channels == 3 else "glyph"]
+st.caption(
+    f"Each point is one class: its support images went through the model, whose generator turned them into "
+    f"that class's classifier weights. **What to look for:** whether classes of one {W['group']} land together, "
+    f"and how far a class moves when shots are added (click a point to see its {W['images']} and neighbours)."
+)
 try:
     serving = serving_from_env()
 except ParamembedError as err:
@@ -107,9 +115,9 @@ with st.sidebar:
         folder = st.text_input("Folder or archive on the server", key="explorer_folder",
                                help="only under: " + ", ".join(str(r) for r in serving.data_roots))
     n_classes = st.slider("Classes", 10, 500, DEFAULT_CLASSES, step=10, key="explorer_classes",
-                          help="whole alphabets in a seeded random order until this many classes; more takes longer")
-    per_group = st.slider("Classes per alphabet", 2, 50, 10, key="explorer_per_group",
-                          help="a seeded sample from each alphabet, so that a few classes still span several alphabets")
+                          help=f"whole {W['groups']} in a seeded random order until this many classes; more takes longer")
+    per_group = st.slider(f"Classes per {W['group']}", 2, 50, 10, key="explorer_per_group",
+                          help=f"a seeded sample from each {W['group']}, so that a few classes still span several {W['groups']}")
     shots_list = st.multiselect("Shot counts to generate", SHOT_CHOICES, default=[1, 5],
                                 key="explorer_shots", help="each class gets one embedding per shot count")
     seed = st.number_input("Seed", 0, 10_000, 0, key="explorer_seed")
@@ -195,7 +203,7 @@ def with_progress(text: str, work):
 bank_key = ("bank", choice.path, data_key, tuple(classes), max(shots_list), int(seed))
 emb_key = bank_key + (shots_list,)
 try:
-    bank = cached(bank_key, lambda: with_progress("Reading the drawings...", lambda report: E.feature_bank(
+    bank = cached(bank_key, lambda: with_progress(f"Reading the {W['images']}...", lambda report: E.feature_bank(
         model, dataset, classes, max(shots_list), seed=int(seed), progress=report)))
     emb = cached(emb_key, lambda: with_progress("Generating classifiers...", lambda report: E.generate_embeddings(
         model, bank, shots_list, progress=report)))
@@ -203,8 +211,11 @@ except ParamembedError as err:
     show_error(err)
     st.stop()
 
+# An uploaded archive is stored as upload-<digest>...: the legend says the file's own name instead.
+group_names = {str(a): upload.name.rsplit(".", 2)[0] for a in set(emb.alphabets) if str(a).startswith("upload-")} \
+    if source == "upload" and upload is not None else {}
 st.write(
-    f"**{len(classes)} classes** from {len(set(emb.alphabets))} alphabet(s), at {', '.join(map(str, shots_list))} shot(s); "
+    f"**{len(classes)} classes** from {len(set(emb.alphabets))} {W['group']}(s), at {', '.join(map(str, shots_list))} shot(s); "
     f"model **{choice.label}** (method `{emb.method}`"
     + (", a MAML model has no generator, so its prototypes are shown" if choice.generator == "maml" else "") + ")."
 )
@@ -221,7 +232,8 @@ def explore() -> None:
                           help="PCA is instant; t-SNE separates clusters better and takes a few seconds")
     dims = c3.radio("Dimensions", (2, 3), horizontal=True, key="explorer_dims", format_func=lambda d: f"{d}D")
     shown = c4.selectbox("Shots shown", ["all"] + list(shots_list), index=len(shots_list), key="explorer_shown")
-    colour = c5.selectbox("Colour by", ("alphabet", "class", "shots"), key="explorer_colour")
+    colour = c5.selectbox("Colour by", ("alphabet", "class", "shots"), key="explorer_colour",
+                          format_func=lambda c: W["group"] if c == "alphabet" else c)
 
     rows = np.arange(len(emb)) if shown == "all" else np.flatnonzero(emb.shots == int(shown))
     vectors = emb.vectors(space)[rows]
@@ -229,11 +241,16 @@ def explore() -> None:
         st.warning(f"A {dims}D projection needs at least {dims + 1} points; this selection has {len(rows)}.")
         return
     s1, s2 = st.columns([3, 1])
-    query = s1.text_input("Find classes", key="explorer_search", placeholder="part of a class or alphabet name",
+    query = s1.text_input("Find classes", key="explorer_search", placeholder=f"part of a class or {W['group']} name",
                           help="matching points stay bright, the rest are dimmed")
     can_draw = dims == 2 and len(rows) <= MAX_THUMBNAILS
-    thumbnails = s2.checkbox("Drawings on the plot", value=True, key="explorer_thumbnails", disabled=not can_draw,
-                             help=f"each point's first support drawing, for 2D plots of up to {MAX_THUMBNAILS} points")
+    label = f"{W['images'].capitalize()} on the plot"
+    if can_draw:
+        thumbnails = s2.checkbox(label, value=True, key="explorer_thumbnails",
+                                 help=f"each point's first support {W['image']}, for 2D plots of up to {MAX_THUMBNAILS} points")
+    else:  # shown off, not greyed-but-ticked: nothing is drawn on a 3D or crowded plot
+        thumbnails = s2.checkbox(label, value=False, key="explorer_thumbnails_off", disabled=True,
+                                 help=f"only on 2D plots of up to {MAX_THUMBNAILS} points")
     try:
         with st.spinner(f"Projecting {len(rows)} points with {P.PROJECTION_LABELS[method]}..."):
             xy = cached(("proj",) + emb_key + (space, str(shown), method, dims),
@@ -248,14 +265,17 @@ def explore() -> None:
         if matches.any():
             st.caption(f"{int(matches.sum())} of {len(rows)} points match {md_text(repr(query.strip()))}.")
         else:
-            st.warning(f"No class or alphabet matches {md_text(repr(query.strip()))}.")
-    fig = F.class_scatter(emb, rows, xy, colour, matches, thumbnails=thumbnails and can_draw)
-    st.caption("Click a point to select it (shift-click adds more), or choose the lasso or box in the chart's "
-               "toolbar to select many; you see their drawings and nearest neighbours below."
-               if dims == 2 else "3D charts cannot be selected on: pick classes in the box below the chart.")
+            st.warning(f"No class or {W['group']} matches {md_text(repr(query.strip()))}.")
+    axes = P.axis_titles(vectors, method, dims)  # PCA: "PC1 (23% of variance)"
+    fig = F.class_scatter(emb, rows, xy, colour, matches, thumbnails=thumbnails and can_draw, group_word=W["group"],
+                          group_names=group_names, axes=axes)
     # theme=None: Streamlit's theme recolours the traces, and the drawings must keep their points' colours.
     event = st.plotly_chart(fig, key="explorer_chart", on_select="rerun" if dims == 2 else "ignore", theme=None,
                             selection_mode=("points", "box", "lasso"), width="stretch")
+    # Under the chart, not above it: at 1280x720 the chart starts on the first screen.
+    st.caption("Click a point to select it (shift-click adds more), or choose the lasso or box in the chart's "
+               f"toolbar to select many; you see their {W['images']} and nearest neighbours below."
+               if dims == 2 else "3D charts cannot be selected on: pick classes in the box below the chart.")
 
     # ============ selection: drawings and nearest neighbours ============
     selected = []
@@ -271,7 +291,7 @@ def explore() -> None:
         for r in selected[:8]:
             ci, shots = int(emb.class_index[r]), int(emb.shots[r])
             left, right = st.columns([2, 3])
-            left.markdown(f"**{md_text(emb.names[r])}** · {md_text(emb.alphabets[r])} · {shots}-shot support")
+            left.markdown(f"**{md_text(emb.names[r])}** · {md_text(group_names.get(str(emb.alphabets[r]), emb.alphabets[r]))} · {shots}-shot support")
             left.image([emb.drawing(ci, s) for s in range(shots)], width=56, clamp=True)
             near = P.cosine_neighbours(all_vectors, r, k, candidates=np.flatnonzero(emb.shots == shots))
             right.markdown(f"Nearest by cosine ({SPACES[space].split(' (')[0]}, same shots):")

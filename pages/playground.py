@@ -15,26 +15,29 @@ from paramembed.app import model_routing as routing
 from paramembed.app import results_view as view_
 from paramembed.app import task_sources as sources
 from paramembed.app.display import describe_task
+from paramembed.app.layout import page_style
+from paramembed.app.messages import say
 from paramembed.explain import explain_query
-from paramembed.export import classifier_to_bytes, usage_snippet
+from paramembed.export import classifier_to_bytes, classifier_to_onnx, onnx_snippet, usage_snippet
 from paramembed.methods import METHODS as METHOD_TABLE
-from paramembed.tasks import LIMITS, preprocess_task, solve
+from paramembed.tasks import LIMITS, preprocess_task, save_task, solve
 
 SLOW = {name for name, m in METHOD_TABLE.items() if m.kind == "gradient"}  # gradient steps per task: seconds
 
-st.title("Playground", anchor=False)
-st.caption(
-    "Give a few examples per class; the model reads them and generates a classifier's weights in one "
-    "forward pass. Then it classifies the queries."
-)
+presentation = st.sidebar.toggle(say("presentation"), key="presentation", help=say("presentation_help"))
+style = page_style(presentation)  # compact for 1280x720; larger text and images when presenting
+st.title("Playground", anchor=False, help=say("playground_intro"))
 
 # ============ sidebar: model, method, device ============
 choices = ui.find_models()
-picked = ui.model_picker(extra=(ui.PRETRAINED,), on_change=routing.on_pick_model)
+pretrained_ok, pretrained_note = routing.pretrained_offered()
+picked = ui.model_picker(extra=(ui.PRETRAINED,) if pretrained_ok else (), on_change=routing.on_pick_model)
 if picked is None:
     st.info("No model to run: see the sidebar.")
     st.stop()
-st.sidebar.caption(routing.measured_note(picked))
+measured_note = st.sidebar.empty()  # filled below with the measured accuracy of the model that runs
+if pretrained_note:
+    st.sidebar.caption(say("pretrained_not_offered"), help=pretrained_note)
 st.sidebar.toggle(
     "Pick the model family automatically", value=True, key="auto_family",
     help="for tasks you make: photos go to a photo model, drawings to a glyph model. Off: always the model picked above",
@@ -50,37 +53,53 @@ top_k = st.sidebar.slider("Classes shown per query", 1, 5, 3, key="top_k")
 st.sidebar.caption(f"**Limits:** {LIMITS.describe()}.")
 
 # ============ the task, and the model that runs it ============
-source = st.radio("Make a task by", sources.SOURCES, horizontal=True, key="task_source")
+sources.restore_after_reload()  # a hand-made task survives a reload of the page (?task=...)
+source_col, from_col, open_col, save_col = st.columns([4, 2.8, 1.6, 1.6], vertical_alignment="bottom")
+source = source_col.radio("Make a task by", sources.SOURCES, horizontal=True, key="task_source",
+                          label_visibility="collapsed")
+with open_col:
+    sources.open_section(choices)
+sources.show_notices()
 if source == "Sample":
     # Sampled tasks come from the data the sidebar's model reads: glyphs, or photos for a photo model.
     running = routing.resolve(picked, method, device, choices)
-    task = sources.sample_section(running.model.config.input, running.family, routing.model_name(running.runner))
+    task = sources.sample_section(running.model.config.input, running.family, from_col)
 else:
     task = sources.hand_made_section(source)
 if task is None:
     st.stop()
 if source != "Sample":
     running = routing.resolve(routing.route(task, picked, choices), method, device, choices)
-routing.sidebar_in_use(running, picked, method)
-model, runner, spec = running.model, running.runner, running.model.config.input
+routing.sidebar_in_use(running, picked, method, measured_note)
+model, runner, spec, method = running.model, running.runner, running.model.config.input, running.method
+setup = routing.record(running)  # st.session_state["running"]: what runs, in one place
 
 # ============ the task as the model sees it ============
-st.divider()
-st.subheader(f"Task: {describe_task(task.ways, task.shots(), len(task.query), task.labelled_queries)}", anchor=False)
 try:
     support, query = ui.memo("inputs", (task.key, repr(spec)), lambda: preprocess_task(task, spec))
 except ParamembedError as err:
     ui.show_error(err)
     st.stop()
 view = ui.memo("views", (task.key, repr(spec)), lambda: view_.TaskView.of(task, support, query))
-view_.support_set(view, spec, support)
+sample_settings = st.session_state.get("sample_settings") if task.source == "sample" else None
+save_col.download_button(
+    say("save_task"), icon=":material/save:", key="save_task", help=say("save_task_help"),
+    file_name="task.zip", mime="application/zip", width="stretch",
+    data=ui.memo("saved_task", (task.key, setup["model"], method), lambda: save_task(
+        task, view.labels, setup["model"], method, sample_settings, task.support_names)),
+)
+view_.support_set(view, spec, support, style,
+                  f"Task: {describe_task(task.ways, task.shots(), len(task.query), task.labelled_queries)}",
+                  st.session_state.get("task_origin", "") if task.source == "sample" else "")
 
 
 # ============ adapt: one method, or several side by side ============
 def run(method_name: str):
     choice = ui.model_for_method(method_name, running.selected, choices)
     if choice is None:
-        return None, f"No {method_name} model is available (assets/models/{method_name} is absent)."
+        if any(c.generator == method_name for c in choices):  # there is one, for another kind of image
+            return None, say("compare_no_model", method=method_name, reads=setup["reads"])
+        return None, say("method_absent", method=method_name)
     m = routing.load(choice, device)
     inputs = (support, query) if m.config.input == spec else None
 
@@ -93,8 +112,8 @@ def run(method_name: str):
 
 try:
     result, _ = run(method)
-    st.subheader(routing.results_heading(running, method), anchor=False)
-    view_.summary(result, routing.measured_line(running, method, task.ways, min(task.shots())))
+    view_.summary(result, routing.results_heading(running, method), routing.running_line(setup),
+                  routing.measured_line(running, method, task.ways, min(task.shots())))
     if compare:
         view_.compare(method, runner.label, result, compare, SLOW, run, task.key)
 except ParamembedError as err:
@@ -105,8 +124,9 @@ clf = result.classifier
 tab_queries, tab_why, tab_params, tab_download = st.tabs(
     ["Queries", "Why this prediction?", "Generated parameters", "Download"])
 
+mark_below = getattr(model.calibration, "mark_below", None)  # the calibrated model's own threshold
 with tab_queries:
-    view_.query_results(view, result, top_k)
+    view_.query_results(view, result, top_k, style, mark_below)
 
 with tab_why:
     if not task.query:
@@ -115,7 +135,7 @@ with tab_why:
         index = view_.pick_query(view, result)
         why = ui.memo("why", (runner.path, device, method, task.key, index), lambda: explain_query(
             model, clf, support, task.support_labels, query, index))
-        view_.why_this_prediction(view, why, index)
+        view_.why_this_prediction(view, why, index, style)
 
 with tab_params:
     view_.parameters(view, clf)
@@ -124,11 +144,29 @@ with tab_download:
     model_ref = routing.model_name(runner) if routing.is_shipped(runner) else runner.path
     st.download_button(
         "Download the classifier (.safetensors)", icon=":material/download:",
-        data=ui.memo("download", (runner.path, method, task.key), lambda: classifier_to_bytes(clf, model_ref, model.config)),
+        data=ui.memo("download", (runner.path, method, task.key), lambda: classifier_to_bytes(
+            clf, model_ref, model.config, labels=view.labels, class_names=view.names)),
         file_name="classifier.safetensors", mime="application/octet-stream", key="download_classifier",
     )
-    st.caption("Weights, bias, embeddings, scale, the class labels and the model's config in one safetensors file.")
+    st.caption("Weights, bias, embeddings, scale, the class labels (as this page names them) and the model's config "
+               "in one safetensors file.")
     if ui.is_pretrained(runner):
         st.caption("This classifier reads ImageNet ResNet-18 features: load the model with "
                    "`paramembed.zoo.load_pretrained_model()` in place of `load_model` below.")
     st.code(usage_snippet(model_ref), language="python")
+    # The same classifier with its backbone, for any runtime: made on request (an export takes a second).
+    onnx_key = ("onnx", runner.path, method, task.key)
+    if st.session_state.get("onnx_for") != onnx_key:
+        if st.button(say("onnx_make"), icon=":material/deployed_code:", key="onnx_make", help=say("onnx_help")):
+            st.session_state["onnx_for"] = onnx_key
+            st.rerun()
+    else:
+        try:
+            onnx_bytes = ui.memo("onnx", onnx_key, lambda: classifier_to_onnx(model, clf, labels=view.labels))
+        except ParamembedError as err:
+            ui.show_error(err)
+        else:
+            st.download_button(say("onnx_download"), data=onnx_bytes, file_name="classifier.onnx",
+                               mime="application/octet-stream", key="download_onnx", icon=":material/download:")
+            st.caption(say("onnx_caption"))
+            st.code(onnx_snippet(), language="python")

@@ -31,11 +31,15 @@ st.title("Train it yourself")
 try:
     serving = serving_from_env()
 except ParamembedError as err:
-    st.error(f"The server's settings are wrong: {err}", icon="⚠️")
+    st.error(f"The server's settings are wrong: {err}", icon=":material/error:")
     st.stop()
 root = R.runs_root()
-# Identifies this browser session as the owner of the runs it starts; a digest goes in the run folder.
-owner = st.session_state.setdefault("train_owner", secrets.token_urlsafe(16))
+# The stop key: identifies whoever starts a run as its owner (a digest goes in the run folder). It
+# lives in the page's address too (?stop_key=...), so a reload of the page keeps control of the run.
+owner = st.session_state.get("train_owner") or st.query_params.get("stop_key") or secrets.token_urlsafe(16)
+st.session_state["train_owner"] = owner
+if st.query_params.get("stop_key") != owner:
+    st.query_params["stop_key"] = owner
 st.caption(f"Runs are written to `{serving.shown_path(root, 'the runs folder')}`. A finished run appears in the playground's model picker "
            "(any folder there with model.safetensors + config.json).")
 if serving.on_network or serving.admin_token:
@@ -44,6 +48,8 @@ if serving.on_network or serving.admin_token:
                       help="the server's PARAMEMBED_ADMIN_TOKEN: allows training here and stopping anyone's run")
 admin_token = st.session_state.get("train_admin_token") or None
 is_admin = serving.is_admin(admin_token)
+# On `make run` (local mode) the person at the machine may stop any run: there is nobody else.
+may_stop_any = is_admin or not serving.on_network
 
 
 def live_chart(records: list[dict], total: int | None) -> go.Figure:
@@ -94,20 +100,31 @@ def progress_line(folder, status: str, records: list[dict]) -> None:
         st.progress(M.run_progress(records, total) or 0.0, text=f"{last} / {total or '?'} episodes")
 
 
+def _take_stop_key() -> None:
+    key = st.session_state.get("train_stop_key", "").strip()
+    if key:
+        st.session_state["train_owner"] = key
+
+
 def stop_control(name: str) -> None:
     folder = root / name
     if P.read_pid(folder) is None:
         st.caption("Started outside this app (no process record here): stop it where it was started.")
-    elif is_admin or P.owns(folder, owner):
-        if st.button("Stop training", key="train_stop", type="secondary"):
+    elif may_stop_any or P.owns(folder, owner):
+        if st.button("Stop training", key="train_stop", type="secondary", icon=":material/stop_circle:"):
             try:
-                P.stop_run(name, root, token=owner, admin=is_admin)
+                P.stop_run(name, root, token=owner, admin=may_stop_any)
             except ParamembedError as err:
-                st.error(str(err), icon="⚠️")
+                st.error(str(err), icon=":material/error:")
             else:
                 st.rerun()
+        if P.owns(folder, owner) and serving.on_network:
+            st.caption(f"Your stop key: `{owner}`. It is in this page's address, so a reload keeps it; "
+                       "enter it under *Stop key* in another browser to stop this run from there.")
     else:
-        st.caption("Started by another session: only that session or an admin can stop it.")
+        st.caption("Started by another session: only that session (with its stop key) or an admin can stop it.")
+        st.text_input("Stop key", type="password", key="train_stop_key",
+                      help="the key shown to whoever started the run", on_change=_take_stop_key)
 
 
 def watch(name: str) -> None:
@@ -123,7 +140,7 @@ def watch(name: str) -> None:
         st.caption(f"Checkpoint: {checkpoint.describe()}.")
     elif status == "finished":
         st.success(f"Finished: {checkpoint.describe()}. Pick **{name}** among the trained runs in the Playground's model picker.")
-        st.page_link("pages/playground.py", label="Open the playground", icon="🎯")
+        st.page_link("pages/playground.py", label="Open the playground", icon=":material/target:")
     elif status == "stopped":
         loadable = " It is loadable from the playground." if checkpoint.exists else ""
         st.warning(f"Stopped: {checkpoint.describe()}.{loadable}")
@@ -158,7 +175,7 @@ st.subheader("Start a run")
 if not serving.may_train(admin_token):
     st.info("Training is off on this server: it is shared on the network, where starting runs is off unless "
             "an admin turns it on. An admin restarts the app with `PARAMEMBED_ALLOW_TRAINING=1`, or enters the "
-            "server's `PARAMEMBED_ADMIN_TOKEN` under *Admin* above to train from this session.", icon="🔒")
+            "server's `PARAMEMBED_ADMIN_TOKEN` under *Admin* above to train from this session.", icon=":material/lock:")
     st.stop()
 if going:
     st.info(f"Run `{going}` is training; one run at a time. Stop it above (or wait for it) to start another.")
@@ -201,7 +218,7 @@ if submitted:
             # Refused starts remove what they unpacked: no orphan dataset stays on the server.
             P.start_run(config, root, owner=owner, upload=upload.getvalue() if data == "upload" else None)
     except ParamembedError as err:
-        st.error(str(err), icon="⚠️")
+        st.error(str(err), icon=":material/error:")
     else:
         st.session_state["train_run"] = config.name
         st.rerun()

@@ -47,7 +47,8 @@ class Explanation:
     scale:         the classifier's temperature (1.0 for the linear head, which has none)
     bias:          (N,)  b_c
     logits:        (N,)  what the classifier computes from the above
-    probs:         (N,)  softmax(logits): the model's predicted probabilities for this query
+    probs:         (N,)  softmax(logits / T): the model's predicted probabilities for this query (T: the
+                         model's calibrated temperature, 1 when it has none)
     proto_cosine:  (N,)  cos(f(x), p_c) with p_c the mean support feature of class c
     proto_scale:   the model's learned scale, which the prototype classifier uses too
     proto_logits:  (N,)  proto_scale * proto_cosine (no bias)
@@ -55,6 +56,8 @@ class Explanation:
     weight_vs_mean: (N,) cos(w_c, p_c): 1.0 where the generated weight is just the class mean
     deciding:      (k,)  the features worth showing: all of them up to 32, else the 32 whose class
                    weights differ most (`deciding_features`), in feature order
+    support_cosine: (S,) cos(f(x), f(s_i)) for every support image: which examples it looks most like
+    temperature: the model's calibrated temperature (probs = softmax(logits / temperature))
     """
 
     feature: np.ndarray
@@ -69,7 +72,9 @@ class Explanation:
     proto_logits: np.ndarray
     proto_probs: np.ndarray
     weight_vs_mean: np.ndarray
-    deciding: np.ndarray
+    deciding: np.ndarray | None = None  # set by explain_query
+    support_cosine: np.ndarray | None = None
+    temperature: float = 1.0
 
     @property
     def prediction(self) -> int:
@@ -128,9 +133,11 @@ def explain_query(
             proto_logits = proto_scale * proto_cosine
             weight_vs_mean = (F.normalize(weights, dim=-1) * F.normalize(means, dim=-1)).sum(-1)  # (N,)
             deciding = deciding_features(weights)
+            support_cosine = F.normalize(support_feats.float(), dim=-1) @ q  # (S,)
     finally:
         model.train(was_training)
     linear = clf.metric == "linear"
+    temperature = float(getattr(model, "temperature", 1.0))  # calibration: as `predict` divides the logits
     return Explanation(
         feature=_numpy(feature[0]),
         metric=clf.metric,
@@ -138,14 +145,30 @@ def explain_query(
         scale=1.0 if linear else float(clf.scale),
         bias=_numpy(clf.bias[0]),
         logits=_numpy(logits),
-        probs=_numpy(F.softmax(logits, dim=-1)),
+        probs=_numpy(F.softmax(logits / temperature, dim=-1)),
         proto_cosine=_numpy(proto_cosine),
         proto_scale=float(proto_scale),
         proto_logits=_numpy(proto_logits),
         deciding=deciding.cpu().numpy(),
-        proto_probs=_numpy(F.softmax(proto_logits, dim=-1)),
+        proto_probs=_numpy(F.softmax(proto_logits / temperature, dim=-1)),
         weight_vs_mean=_numpy(weight_vs_mean),
+        support_cosine=_numpy(support_cosine),
+        temperature=temperature,
     )
+
+
+def nearest_support(why: Explanation, support_labels: Sequence[int], cls: int, k: int = 3) -> list[tuple[int, float]]:
+    """The `k` support images of class `cls` the query looks most like: [(support index, cosine)], best first."""
+    if why.support_cosine is None:
+        return []
+    mine = [i for i, label in enumerate(support_labels) if label == cls]
+    mine.sort(key=lambda i: -float(why.support_cosine[i]))
+    return [(i, float(why.support_cosine[i])) for i in mine[:k]]
+
+
+def most_like(why: Explanation, support_labels: Sequence[int]) -> int:
+    """The class of the single support image the query looks most like."""
+    return int(support_labels[int(np.argmax(why.support_cosine))])
 
 
 @dataclass(frozen=True)
@@ -154,18 +177,46 @@ class Confidence:
     reason: str  # why it is low, "" when it is not
 
 
-def confidence(probs: Sequence[float] | torch.Tensor | np.ndarray) -> Confidence:
-    """One query's (ways,) probabilities -> whether to mark the prediction as low confidence."""
+def confidence(probs: Sequence[float] | torch.Tensor | np.ndarray, mark_below: float | None = None) -> Confidence:
+    """One query's (ways,) probabilities -> whether to mark the prediction as low confidence.
+
+    `mark_below`: a calibrated model's threshold (its calibration.json, fitted by
+    scripts/calibrate.py on held-out tasks to catch most wrong answers and few right ones): the
+    probabilities are calibrated, so the top one is the chance of being right. Without it, the
+    rule of thumb below (near chance, or a near tie) decides.
+    """
     p = np.sort(np.asarray(torch.as_tensor(probs, dtype=torch.float32).cpu()))[::-1]
     ways = len(p)
     if ways < 2:
         raise ParamembedError("confidence needs the probabilities of at least two classes")
     chance = 1.0 / ways
+    if mark_below is not None and mark_below > 0:
+        if p[0] < mark_below:
+            return Confidence(True, f"calibrated: right about {p[0]:.0%} of the time at this probability "
+                                    f"(marked under {mark_below:.0%})")
+        return Confidence(False, "")
     if p[0] < LOW_CONFIDENCE_FACTOR * chance:
         return Confidence(True, f"top probability {p[0]:.0%} is near chance ({chance:.0%} at {ways} ways)")
     if p[0] - p[1] < MIN_MARGIN:
         return Confidence(True, f"the top two classes are {p[0] - p[1]:.0%} apart")
     return Confidence(False, "")
+
+
+# A task is "near chance" when, on average, the model's top probability is under this multiple of
+# chance (40% at 5 ways), or when its measured accuracy on the labelled queries is: the model then
+# cannot tell the task's classes apart, whatever the individual cards say.
+NEAR_CHANCE_FACTOR = 2.0
+
+
+def near_chance(probs: torch.Tensor | np.ndarray, accuracy: float | None = None) -> tuple[bool, float, float]:
+    """(whether the task is near chance, mean top probability, chance) for (queries, ways) probabilities."""
+    p = np.asarray(torch.as_tensor(probs, dtype=torch.float32).cpu())
+    if p.ndim != 2 or len(p) == 0:
+        return False, 0.0, 0.0
+    chance = 1.0 / p.shape[1]
+    sure = float(p.max(1).mean())
+    limit = min(NEAR_CHANCE_FACTOR * chance, 0.5 + chance / 2)
+    return (sure < limit or (accuracy is not None and accuracy < limit)), sure, chance
 
 
 def confusion_matrix(predictions: Sequence[int], labels: Sequence[int | None], ways: int) -> np.ndarray:

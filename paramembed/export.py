@@ -37,8 +37,13 @@ METRICS = ("cosine", "linear")
 SAME_MODEL_FIELDS = ("generator", "backbone", "width", "input")
 
 
-def classifier_to_bytes(clf: GeneratedClassifier, model_ref: str = "", model_config: ModelConfig | None = None) -> bytes:
-    """Serialise one task's classifier (weights (1, N, D)) to safetensors bytes."""
+def classifier_to_bytes(clf: GeneratedClassifier, model_ref: str = "", model_config: ModelConfig | None = None,
+                        labels: list[str] | None = None, class_names: list[str] | None = None) -> bytes:
+    """Serialise one task's classifier (weights (1, N, D)) to safetensors bytes.
+
+    `labels`: the class labels to store, when they differ from `clf.labels` (the app stores the
+    names its page shows, "Class A", and keeps the sampled classes' full names in `class_names`).
+    """
     # Copies, not views: imprinting's embedding *is* its weights, and safetensors refuses shared storage.
     tensors = {
         "weights": clf.weights.detach().float().cpu().clone(memory_format=torch.contiguous_format),
@@ -50,7 +55,8 @@ def classifier_to_bytes(clf: GeneratedClassifier, model_ref: str = "", model_con
         tensors.update({f"fast.{k}": v.detach().float().cpu().contiguous() for k, v in clf.fast_weights[0].items()})
     metadata = {
         "format": FORMAT,
-        "labels": json.dumps(list(clf.labels)),
+        "labels": json.dumps(list(labels if labels is not None else clf.labels)),
+        "class_names": json.dumps(list(class_names if class_names is not None else clf.labels)),
         "metric": clf.metric,
         "model": model_ref,
         "config": json.dumps(to_dict(model_config)) if model_config is not None else "",
@@ -217,3 +223,82 @@ clf, meta = load_classifier({filename!r}, model=model)
 probs = model.predict(clf, [Image.open("query.png")])  # (queries, ways)
 print(clf.labels[int(probs[0].argmax())], float(probs[0].max()))
 '''
+
+
+# ============ ONNX: the adapted classifier that runs anywhere ============
+ONNX_FORMAT = "paramembed.onnx/1"
+
+
+class _AdaptedClassifier(torch.nn.Module):
+    """Backbone + this task's generated head in one module: (N, C, S, S) model input -> (N, ways) probabilities."""
+
+    def __init__(self, model, clf: GeneratedClassifier):
+        super().__init__()
+        import copy
+
+        self.backbone = copy.deepcopy(model.backbone).cpu().eval()
+        if clf.fast_weights:  # MAML: the backbone adapted to this task
+            self.backbone.load_state_dict({k: v.detach().cpu() for k, v in clf.fast_weights[0].items()}, strict=False)
+        self.register_buffer("weights", clf.weights[0].detach().float().cpu().clone())  # (ways, D)
+        self.register_buffer("bias", clf.bias[0].detach().float().cpu().clone())  # (ways,)
+        self.scale = float(clf.scale)
+        self.linear = clf.metric == "linear"
+        self.temperature = float(getattr(model, "temperature", 1.0))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        q = F.normalize(self.backbone(images).float(), dim=-1)  # (N, D)
+        w = self.weights if self.linear else F.normalize(self.weights, dim=-1)
+        logits = q @ w.t() * (1.0 if self.linear else self.scale) + self.bias  # (N, ways)
+        return torch.softmax(logits / self.temperature, dim=-1)
+
+
+def classifier_to_onnx(model, clf: GeneratedClassifier, labels: list[str] | None = None) -> bytes:
+    """The adapted classifier (backbone + generated head, calibrated) as ONNX bytes.
+
+    Input `images`: (N, C, S, S) float32 in [0, 1] as the model reads them (`InputSpec`: size,
+    channels; glyphs light ink on dark); output `probs`: (N, ways). The class labels, the input
+    spec and the temperature are in the file's metadata. Runs with onnxruntime alone.
+    """
+    import io
+    import warnings
+
+    if clf.fast_weights:
+        raise ParamembedError("ONNX export is not available for MAML classifiers: their backbone normalises each batch "
+                              "of queries with that batch's own statistics; use the safetensors download")
+    spec = model.config.input
+    module = _AdaptedClassifier(model, clf).eval()
+    example = torch.zeros(1, spec.channels, spec.image_size, spec.image_size)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (example,), buffer, input_names=["images"], output_names=["probs"],
+                          dynamic_axes={"images": {0: "n"}, "probs": {0: "n"}}, opset_version=17, dynamo=False)
+    try:
+        import onnx
+    except ImportError:  # metadata is a nicety; the graph is what runs
+        return buffer.getvalue()
+    proto = onnx.load_from_string(buffer.getvalue())
+    meta = {"format": ONNX_FORMAT, "labels": json.dumps(list(labels if labels is not None else clf.labels)),
+            "input": json.dumps(vars(spec)), "temperature": str(module.temperature)}
+    for key, value in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    return proto.SerializeToString()
+
+
+def onnx_snippet(filename: str = "classifier.onnx") -> str:
+    """Python that runs a downloaded ONNX classifier with onnxruntime only (no paramembed)."""
+    return f'''import json
+import numpy as np
+import onnxruntime as ort
+
+session = ort.InferenceSession({filename!r})
+meta = session.get_modelmeta().custom_metadata_map
+labels, spec = json.loads(meta["labels"]), json.loads(meta["input"])
+# images: float32 (N, channels, size, size) in [0, 1], prepared as the model reads them
+# ({{spec}}: glyphs are light ink on a dark background, centred; photos are RGB centre crops)
+images = np.zeros((1, spec["channels"], spec["image_size"], spec["image_size"]), np.float32)
+probs = session.run(["probs"], {{"images": images}})[0]
+print(labels[int(probs[0].argmax())], float(probs[0].max()))'''

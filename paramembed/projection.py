@@ -55,6 +55,23 @@ def project(vectors: np.ndarray, method: str = "pca", dims: int = 2, seed: int =
         return _fit(x, method, dims, seed)
 
 
+def explained_variance(vectors: np.ndarray, dims: int) -> np.ndarray:
+    """(dims,) the share of the variance each of PCA's first `dims` components explains (unit-length rows)."""
+    x = normalise(np.asarray(vectors, dtype=np.float64))
+    s = np.linalg.svd(x - x.mean(0, keepdims=True), compute_uv=False)
+    total = float((s**2).sum()) or 1.0
+    shares = (s[:dims] ** 2) / total
+    return np.pad(shares, (0, dims - len(shares)))
+
+
+def axis_titles(vectors: np.ndarray, method: str, dims: int) -> tuple[str, ...]:
+    """Axis titles: "PC1 (23% of variance)" for PCA; t-SNE's axes have no meaning of their own."""
+    if method == "pca":
+        return tuple(f"PC{i + 1} ({share:.0%} of variance)" for i, share in enumerate(explained_variance(vectors, dims)))
+    name = PROJECTION_LABELS.get(method, method)
+    return tuple(f"{name} {i + 1} (only distances matter)" for i in range(dims))
+
+
 def pca(x: np.ndarray, dims: int) -> np.ndarray:
     """(N, d) -> (N, dims) principal components by SVD, signs fixed so reruns agree.
 

@@ -138,8 +138,11 @@ def model_for_method(method: str, selected: ModelEntry, choices: list[ModelEntry
 def method_picker(selected: ModelEntry, key: str = "method", container=None) -> str:
     """The method selectbox; defaults to the selected model's own generator."""
     where = container or st.sidebar
-    default = METHOD_NAMES.index(selected.generator) if selected.generator in METHOD_NAMES else 0
-    return where.selectbox("Method", METHOD_NAMES, index=default, key=key, help=method_help())
+    # The value lives in session state only (no `index=` as well): setting both makes Streamlit
+    # warn with a stack trace on the console when the model picker's callback resets the method.
+    if st.session_state.get(key) not in METHOD_NAMES:
+        st.session_state[key] = selected.generator if selected.generator in METHOD_NAMES else METHOD_NAMES[0]
+    return where.selectbox("Method", METHOD_NAMES, key=key, help=method_help())
 
 
 def show_error(err: Exception) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from paramembed.calibration import read_calibration
 from paramembed.checkpoint import (
     ASSETS, CONFIG, FROZEN_PREFIX, WEIGHTS, load_saved_state, load_weights, read_model_config, read_weight_shapes,
 )
@@ -129,7 +130,14 @@ def resolve_model_path(name_or_path: str | Path | None) -> Path:
     shipped = ASSETS / str(name_or_path)
     if (shipped / CONFIG).exists():
         return shipped
-    known = ", ".join(list_models()) or "none"
+    found = list_models(ASSETS)
+    known = ", ".join(found) or "none"
+    if not found:  # an installed package without the repository's assets/models: say where they go
+        raise ParamembedError(
+            f"no model at {str(name_or_path)!r}, and this paramembed has no shipped models: it looks for them in "
+            f"{ASSETS}. Copy a model folder ({CONFIG} + {WEIGHTS}, e.g. the repository's assets/models/{name_or_path}) "
+            f"to {ASSETS / str(name_or_path)}, pass that folder's path to load_model, or install paramembed from a "
+            "clone of its repository with `pip install -e .`")
     raise ParamembedError(f"no model at {str(name_or_path)!r} (a folder with {CONFIG} and {WEIGHTS}); shipped models: {known}")
 
 
@@ -205,6 +213,9 @@ def load_folder(folder: Path, device: str | torch.device = "auto") -> FewShotMod
         load_saved_state(model, load_weights(folder / WEIGHTS))
     except RuntimeError as err:  # what the checks above did not foresee, still in one line
         raise ParamembedError(f"{folder}: weights do not match config.json ({str(err).splitlines()[-1].strip()})") from None
+    calibration = read_calibration(folder)  # scripts/calibrate.py writes it; predict then divides by its temperature
+    if calibration is not None:
+        model.temperature, model.calibration = float(calibration.temperature), calibration
     return model.to(_device(device)).eval()
 
 

@@ -23,16 +23,21 @@ def hex_rgb(colour: str) -> tuple[int, int, int] | None:
 
 
 def class_scatter(emb: ClassEmbeddings, rows: np.ndarray, xy: np.ndarray, colour: str, matches: np.ndarray,
-                  thumbnails: bool) -> go.Figure:
+                  thumbnails: bool, group_word: str = "alphabet", group_names: dict | None = None,
+                  axes: tuple[str, ...] | None = None) -> go.Figure:
     """One point per row of `emb` at `xy` (len(rows), 2 or 3), coloured by the column `colour`.
 
     Points outside `matches` are dimmed (2D) and drawn smaller; with `thumbnails` (2D only) each
     point carries its class's first support drawing, tinted with the point's colour. Every point's
-    `customdata` is its row, which is what a selection event returns.
+    `customdata` is its row, which is what a selection event returns. `group_word` names the groups
+    for people ("alphabet", or "group" for photos), `group_names` renames groups (an uploaded
+    archive's stored name -> its file name), `axes` titles the axes (PCA: the variance each explains).
     """
     dims = xy.shape[1]
     bright = matches if matches.any() else np.ones(len(rows), dtype=bool)
-    frame = {"x": xy[:, 0], "y": xy[:, 1], "row": rows, "class": emb.names[rows], "alphabet": emb.alphabets[rows],
+    group_names = group_names or {}
+    groups = np.array([group_names.get(str(a), str(a)) for a in emb.alphabets[rows]])
+    frame = {"x": xy[:, 0], "y": xy[:, 1], "row": rows, "class": emb.names[rows], "alphabet": groups,
              "shots": emb.shots[rows].astype(str)}
     if dims == 3:
         frame["z"] = xy[:, 2]
@@ -40,7 +45,8 @@ def class_scatter(emb: ClassEmbeddings, rows: np.ndarray, xy: np.ndarray, colour
     # and the drawings on the plot are tinted with their points' colours.
     common = dict(color=colour, hover_name="class", custom_data=["row"], height=620, template="plotly_white",
                   color_discrete_sequence=px.colors.qualitative.Plotly,
-                  hover_data={"alphabet": True, "shots": True, "x": False, "y": False, "row": False})
+                  hover_data={"alphabet": True, "shots": True, "x": False, "y": False, "row": False},
+                  labels={"alphabet": group_word, **dict(zip(("x", "y", "z"), axes or ()))})
     if dims == 3:
         common["hover_data"]["z"] = False
         fig = px.scatter_3d(frame, x="x", y="y", z="z", **common)
@@ -55,13 +61,15 @@ def class_scatter(emb: ClassEmbeddings, rows: np.ndarray, xy: np.ndarray, colour
         if dims == 2:
             trace.marker.opacity = [1.0 if bright[i] else DIM for i in at]
         # 3D markers take one opacity per trace, so there the matches stand out by size alone.
-        trace.marker.size = [(11 if matches[i] else 7) if dims == 2 else (7 if matches[i] else 3) for i in at]
+        # 3D points large enough to see and hover (3 pixels was too small to point at).
+        trace.marker.size = [(11 if matches[i] else 7) if dims == 2 else (9 if matches[i] else 6) for i in at]
     if thumbnails and dims == 2:
         uris = [P.thumbnail_uri(emb.drawing(int(emb.class_index[r]), 0), hex_rgb(point_colour[i])) for i, r in enumerate(rows)]
         fig.update_layout(images=P.thumbnail_layout(xy, uris, size=0.045, opacity=np.where(bright, 1.0, DIM)))
     # No dragmode here: with lasso or box as the starting tool, Streamlit makes clicks plain events
     # that select nothing. Left unset, it starts in pan mode with click-to-select on.
-    fig.update_layout(showlegend=colour != "class" and len(set(frame[colour])) <= 40, legend_title_text=colour,
+    fig.update_layout(showlegend=colour != "class" and len(set(frame[colour])) <= 40,
+                      legend_title_text=group_word if colour == "alphabet" else colour,
                       margin=dict(l=0, r=0, t=30, b=0))
     return fig
 

@@ -16,17 +16,20 @@ import streamlit as st
 
 from paramembed import ParamembedError, ui
 from paramembed.app.measured import Measured, measured
+from paramembed.app.messages import say
 from paramembed.checkpoint import ASSETS
 from paramembed.family import GLYPH, PHOTO, suggest_family
 
 
 @dataclass
 class Running:
-    """The model a task runs on: `selected` (after routing), `runner` (the model for the method), `model`."""
+    """The model a task runs on: `selected` (after routing), `runner` (the model for the method), `model`,
+    and `method`, the method that runs (the one asked for, or the runner's own when none reads this input)."""
 
     selected: ui.ModelChoice
     runner: ui.ModelChoice
     model: object
+    method: str
 
     @property
     def family(self) -> str:
@@ -50,19 +53,46 @@ def measured_note(choice: ui.ModelChoice) -> str:
     """One line: what the model scored on real held-out data, or that nobody measured it."""
     found = measured_for(choice)
     if found is None:
-        return f"**{model_name(choice)}**: no measured accuracy (only shipped models have a report in results/)."
-    return f"**{model_name(choice)}** measured on {found.describe()}."
+        return say("not_measured", model=model_name(choice))
+    return say("measured", model=model_name(choice), what=found.describe())
+
+
+def reads(spec) -> str:
+    """What a model with input `spec` reads, for people: "28×28 greyscale drawings"."""
+    return say("reads_glyph" if spec.channels == 1 else "reads_photo", size=spec.image_size)
+
+
+def pretrained_offered() -> tuple[bool, str]:
+    """(whether the picker offers ImageNet ResNet-18, and else where its weights file goes).
+
+    Offered only when its weights are on disk: every model in the picker runs itself, so the
+    picker never holds an option that would quietly run another model.
+    """
+    from paramembed.models.pretrained import PretrainedUnavailable, find_weights, missing_weights_message
+
+    try:
+        found = find_weights()
+    except PretrainedUnavailable as err:
+        return False, say("pretrained_missing", where=str(err))
+    return (True, "") if found else (False, say("pretrained_missing", where=missing_weights_message()))
 
 
 def on_pick_model() -> None:
-    """The sidebar picker's callback."""
+    """The sidebar picker's callback: what depends on the model follows it.
+
+    The method becomes the picked model's own (so picking "maml" runs maml, and a method chosen
+    for a previous model never carries over), and it leaves the comparison list.
+    """
     # A pick made while building a task by hand holds for that task (until "Start over");
     # a pick made for sampled tasks does not stop the app from routing uploaded photos.
     if st.session_state.get("task_source", "Sample") != "Sample":
         st.session_state["model_picked_for"] = st.session_state.get("draft_round", 0)
-    # The ResNet-18 option has no generator of its own: imprinting (proto) is what it is for.
-    if st.session_state.get("model") == ui.PRETRAINED.path:  # the picker's value is the entry's path
-        st.session_state["method"] = ui.PRETRAINED.generator
+    path = st.session_state.get("model")  # the picker's value is the entry's path
+    entry = ui.PRETRAINED if path == ui.PRETRAINED.path else next((c for c in ui.find_models() if c.path == path), None)
+    if entry is not None:
+        st.session_state["method"] = entry.generator
+        st.session_state["compare"] = [m for m in st.session_state.get("compare", []) if m != entry.generator]
+    st.session_state.pop("why_query", None)
 
 
 def load(choice: ui.ModelChoice, device: str):
@@ -70,11 +100,15 @@ def load(choice: ui.ModelChoice, device: str):
 
 
 def resolve(selected: ui.ModelChoice, method: str, device: str, choices: list[ui.ModelChoice]) -> Running:
-    """Load the model for `selected` and `method`; says why and stops the page when there is none."""
+    """Load the model for `selected` and `method`; says why and stops the page when there is none.
+
+    When no model of the method reads what `selected` reads (maml on photos), `selected` runs with
+    its own method and the page says so; the method is named on the "Running:" line either way.
+    """
     try:
         if ui.is_pretrained(selected):
             _, notice = ui.load_pretrained_cached(device)
-            if notice:
+            if notice:  # the weights vanished after the picker offered them
                 st.warning(notice)
                 fallback = ui.shipped_or_first(choices, 3, "photo")
                 if fallback is None:
@@ -82,14 +116,31 @@ def resolve(selected: ui.ModelChoice, method: str, device: str, choices: list[ui
                     st.stop()
                 selected = fallback
         runner = ui.model_for_method(method, selected, choices)
+        if runner is None and any(c.generator == method for c in choices):
+            st.info(say("method_has_no_model", method=method, reads=reads(load(selected, device).config.input),
+                        model=model_name(selected), own=selected.generator), icon=":material/swap_horiz:")
+            runner, method = selected, selected.generator
         if runner is None:
-            st.info(f"No {method} model is available (assets/models/{method} is absent); pick another method or model.")
+            st.info(say("method_absent", method=method))
             st.stop()
         model = load(runner, device)
     except ParamembedError as err:
         ui.show_error(err)
         st.stop()
-    return Running(selected, runner, model)
+    return Running(selected, runner, model, method)
+
+
+def record(running: Running) -> dict:
+    """The one place that says what runs: model, method and input family, in st.session_state["running"]."""
+    state = {"model": model_name(running.runner), "path": running.runner.path, "method": running.method,
+             "family": running.family, "reads": reads(running.model.config.input)}
+    st.session_state["running"] = state
+    return state
+
+
+def running_line(state: dict) -> str:
+    """ "Running: hyper · hyper · 28×28 greyscale drawings"."""
+    return say("running", model=state["model"], method=state["method"], reads=state["reads"])
 
 
 def route(task, picked: ui.ModelChoice, choices: list[ui.ModelChoice]) -> ui.ModelChoice:
@@ -116,13 +167,14 @@ def route(task, picked: ui.ModelChoice, choices: list[ui.ModelChoice]) -> ui.Mod
     return chosen
 
 
-def sidebar_in_use(running: Running, picked: ui.ModelChoice, method: str) -> None:
-    """The sidebar names the model actually running the task, and its measured accuracy."""
+def sidebar_in_use(running: Running, picked: ui.ModelChoice, method: str, note) -> None:
+    """The sidebar names the model actually running the task; `note` (a placeholder under the
+    picker) gets the running model's measured accuracy, never another model's."""
+    note.caption(measured_note(running.runner))
     if running.runner.path != picked.path:
         why = "for this method" if running.selected.path == picked.path else "for these images"
         st.sidebar.info(f"Running on **{model_name(running.runner)}** ({running.runner.label}) {why}.",
                         icon=":material/swap_horiz:")
-        st.sidebar.caption(measured_note(running.runner))  # the picked model's note is under the picker
 
 
 def results_heading(running: Running, method: str) -> str:
@@ -139,5 +191,4 @@ def measured_line(running: Running, method: str, ways: int, shots: int) -> str |
     cell = found.closest(ways, shots)
     own = "" if running.runner.generator == method else f" with its own method ({running.runner.generator})"
     return (f"For comparison: **{model_name(running.runner)}** scored **{cell.mean:.0%}** "
-            f"(± {cell.ci95:.1%}) on {found.title}, {cell.ways}-way {cell.shots}-shot{own}; all settings: "
-            f"{' · '.join(c.describe() for c in found.cells)}.")
+            f"(± {cell.ci95:.1%}) on {found.title}, {cell.ways}-way {cell.shots}-shot{own} (all settings: sidebar).")

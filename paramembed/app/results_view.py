@@ -22,7 +22,11 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from paramembed.app.display import md_text, plural, short_labels, thumbnail
-from paramembed.explain import Explanation, confidence, confusion_matrix, deciding_features
+from paramembed.app.layout import Style
+from paramembed.app.messages import say
+from paramembed.explain import (
+    Explanation, confidence, confusion_matrix, deciding_features, most_like, near_chance, nearest_support,
+)
 from paramembed.tasks import to_display
 
 RIGHT, WRONG, UNLABELLED, LOW = ":material/check_circle:", ":material/cancel:", ":material/help:", ":material/warning:"
@@ -40,6 +44,7 @@ class TaskView:
     names: list[str]  # the full names (hover help)
     class_thumbs: list  # one PIL thumbnail per class: its first support image as the model reads it
     query_thumbs: list
+    support_thumbs: list | None = None  # one per support image, in support order
 
     @classmethod
     def of(cls, task, support, query) -> "TaskView":
@@ -50,6 +55,7 @@ class TaskView:
             list(task.class_names),
             [thumbnail(to_display(support[i])) for i in first],
             [thumbnail(to_display(q)) for q in query],
+            [thumbnail(to_display(s)) for s in support],
         )
 
     def label(self, c: int) -> str:
@@ -60,31 +66,48 @@ def percent(x: float | None) -> str:
     return "n/a (no labelled queries)" if x is None else f"{x * 100:.1f}%"
 
 
-def support_set(view: TaskView, spec, support) -> None:
-    """Each class: its label (full name on hover) and its support images as the model reads them."""
+def support_set(view: TaskView, spec, support, style: Style | None = None, title: str = "", origin: str = "") -> None:
+    """The task in one line (its title, one thumbnail per class), then each class's support images as
+    the model reads them, folded away (at 1280x720 the results must fit the first screen)."""
+    style = style or Style(1.0, QUERY_THUMB, CLASS_THUMB, 48, CARDS_PER_ROW)
     polarity = "light ink on dark" if spec.channels == 1 else "RGB centre crop"
     colour = "grayscale" if spec.channels == 1 else "colour"
     task = view.task
-    with st.expander(f"Support set as the model sees it ({spec.image_size}×{spec.image_size}, {colour}, {polarity})",
-                     expanded=True):
+    left, middle, right = st.columns([3, 4, 3], vertical_alignment="center")
+    left.markdown(f"**{title}**")
+    if origin:
+        left.caption(origin)
+    middle.image(view.class_thumbs, width=style.support_thumb, caption=view.labels)
+    with right.expander(f"Support set as the model sees it ({spec.image_size}×{spec.image_size}, {colour}, {polarity})",
+                        expanded=False):
         for c in range(task.ways):
             cols = st.columns([1, 5], vertical_alignment="center")
             cols[0].markdown(f"**{md_text(view.label(c))}**", help=md_text(view.names[c]) if view.names[c] != view.label(c) else None)
             images = [to_display(support[i]) for i, label in enumerate(task.support_labels) if label == c]
-            cols[1].image(images, width=56, clamp=True)
+            cols[1].image(images, width=style.support_thumb, clamp=True)
 
 
-def summary(result, measured_line: str | None) -> None:
-    """The task's accuracy (once), the times, and what the model measured on real held-out data."""
-    cols = st.columns(3)
-    cols[0].metric("Task accuracy", percent(result.accuracy),
+def summary(result, heading: str, running: str, measured_line: str | None) -> None:
+    """What runs and the task's accuracy (once), with the times, in one row; then how the model did
+    on real held-out data, and a banner when the answers are near chance."""
+    cols = st.columns([4, 1.3, 1.3, 1.3], vertical_alignment="center")
+    with cols[0]:
+        st.subheader(heading, anchor=False)
+        st.markdown(running)
+    cols[1].metric("Task accuracy", percent(result.accuracy),
                    help="share of the labelled queries classified right, on this task alone")
-    cols[1].metric("Adaptation", f"{result.adapt_ms:.1f} ms", help="generating the classifier from the support set")
-    cols[2].metric("Prediction", f"{result.predict_ms:.1f} ms", help="classifying every query")
+    cols[2].metric("Adaptation", f"{result.adapt_ms:.1f} ms", help="generating the classifier from the support set")
+    cols[3].metric("Prediction", f"{result.predict_ms:.1f} ms", help="classifying every query")
+    if len(result.probs):
+        low, sure, chance = near_chance(result.probs, result.accuracy)
+        if low:
+            ways = result.probs.shape[1]
+            text = (say("near_chance_accuracy", accuracy=percent(result.accuracy), chance=f"{chance:.0%}", ways=ways)
+                    if result.accuracy is not None and result.accuracy < min(2 * chance, 0.5 + chance / 2)
+                    else say("near_chance", sure=f"{sure:.0%}", chance=f"{chance:.0%}"))
+            st.warning(text, icon=LOW)
     if result.reads_queries:
-        st.caption(":material/hub: This model reads the queries together: before answering, it moves each class's "
-                   "weights towards the queries that probably belong to it, so every answer also depends on the other "
-                   "queries of this task. Given one query at a time it answers from the support set alone.")
+        st.caption(":material/hub: " + say("reads_queries"))
     if measured_line:
         st.caption(measured_line)
 
@@ -115,14 +138,15 @@ def compare(method: str, model_label: str, result, others: list[str], slow: set[
             st.rerun()
 
 
-def _card(view: TaskView, result, i: int, top_k: int) -> None:
+def _card(view: TaskView, result, i: int, top_k: int, style: Style, mark_below: float | None) -> None:
     task = view.task
     predicted = result.predictions[i]
     truth = task.query_labels[i]
     with st.container(border=True):
-        a, b = st.columns(2)
-        a.image(view.query_thumbs[i], width=QUERY_THUMB, caption=md_text(task.query_names[i][:24]))
-        b.image(view.class_thumbs[predicted], width=CLASS_THUMB, caption=md_text(view.label(predicted)))
+        # One image per column, each column as wide as its image: the two never overlap.
+        a, b = st.columns(2, vertical_alignment="bottom")
+        a.image(view.query_thumbs[i], width=style.query_thumb, caption=md_text(task.query_names[i]))
+        b.image(view.class_thumbs[predicted], width=style.class_thumb)  # its label is in the verdict below
         text = f"Predicted: **{md_text(view.label(predicted))}**"
         if truth is None:
             st.info(text, icon=UNLABELLED)
@@ -130,28 +154,30 @@ def _card(view: TaskView, result, i: int, top_k: int) -> None:
             st.success(text, icon=RIGHT)
         else:
             st.error(f"{text}  \ntrue: {md_text(view.label(truth))}", icon=WRONG)
-        sure = confidence(result.probs[i])
+        sure = confidence(result.probs[i], mark_below)
         if sure.low:
-            st.badge("low confidence", icon=LOW, color="orange", help=sure.reason)
+            st.badge(say("low_confidence"), icon=LOW, color="orange", help=sure.reason)
         for cls, p in result.top_k(i, top_k):
             st.progress(min(max(p, 0.0), 1.0), text=f"{md_text(view.label(cls))}: {p:.1%}")
 
 
-def _cards(view: TaskView, result, indices: list[int], top_k: int) -> None:
-    for start in range(0, len(indices), CARDS_PER_ROW):
-        cols = st.columns(CARDS_PER_ROW)
-        for col, i in zip(cols, indices[start : start + CARDS_PER_ROW]):
+def _cards(view: TaskView, result, indices: list[int], top_k: int, style: Style, mark_below: float | None) -> None:
+    for start in range(0, len(indices), style.cards_per_row):
+        cols = st.columns(style.cards_per_row)
+        for col, i in zip(cols, indices[start : start + style.cards_per_row]):
             with col:
-                _card(view, result, i, top_k)
+                _card(view, result, i, top_k, style, mark_below)
 
 
-def query_results(view: TaskView, result, top_k: int) -> None:
+def query_results(view: TaskView, result, top_k: int, style: Style | None = None, mark_below: float | None = None) -> None:
+    """`mark_below`: the calibrated model's "low confidence" threshold (None: the rule of thumb)."""
+    style = style or Style(1.0, QUERY_THUMB, CLASS_THUMB, 48, CARDS_PER_ROW)
     task = view.task
     if not task.query:
         st.info("Add query images to see predictions.")
         return
     if task.ways <= CARDS_UP_TO_WAYS:
-        _cards(view, result, list(range(len(task.query))), top_k)
+        _cards(view, result, list(range(len(task.query))), top_k, style, mark_below)
         return
     correct = result.correct(task)
     matrix = confusion_matrix(result.predictions, task.query_labels, task.ways)
@@ -164,7 +190,7 @@ def query_results(view: TaskView, result, top_k: int) -> None:
     right = sum(ok is True for ok in correct)
     st.markdown(f"{right} of {plural(task.labelled_queries, 'labelled query', 'labelled queries')} right; "
                 f"below, only the {plural(len(shown), 'query', 'queries')} misclassified or unlabelled.")
-    _cards(view, result, shown, top_k)
+    _cards(view, result, shown, top_k, style, mark_below)
 
 
 def _rows_with_thumbnails(fig: go.Figure, view: TaskView) -> None:
@@ -214,17 +240,43 @@ def pick_query(view: TaskView, result) -> int:
     )
 
 
-def why_this_prediction(view: TaskView, why: Explanation, index: int) -> None:
+def why_this_prediction(view: TaskView, why: Explanation, index: int, style: Style | None = None) -> None:
+    """A sentence a class can follow first (the support images the query looks most like), then the maths."""
+    style = style or Style(1.0, QUERY_THUMB, CLASS_THUMB, 48, CARDS_PER_ROW)
+    task = view.task
+    predicted = why.prediction
+    liked = most_like(why, task.support_labels)
+    a, b = st.columns([1, 5], vertical_alignment="center")
+    a.image(view.query_thumbs[index], width=style.query_thumb, caption=task.query_names[index])
+    with b:
+        if liked == predicted:
+            st.markdown(say("why_plain", label=view.label(predicted)) + " " +
+                        say("why_sure", label=view.label(predicted), prob=f"{why.probs[predicted]:.0%}"))
+        else:
+            st.markdown(say("why_plain_other", label=view.label(liked), predicted=view.label(predicted),
+                            prob=f"{why.probs[predicted]:.0%}"))
+        nearest = nearest_support(why, task.support_labels, liked)
+        support_thumbs = view.support_thumbs or []
+        if nearest and support_thumbs:
+            st.image([support_thumbs[i] for i, _ in nearest], width=style.query_thumb,
+                     caption=[say("why_similarity", value=v) for _, v in nearest])
+            st.caption(say("why_similarity_note"))
+    with st.expander(say("why_maths"), icon=":material/functions:"):
+        _why_maths(view, why)
+
+
+def _why_maths(view: TaskView, why: Explanation) -> None:
     """One query's whole path, next to what the plain class means (prototypes) would have done."""
-    a, b = st.columns([1, 4], vertical_alignment="center")
-    a.image(view.query_thumbs[index], width=QUERY_THUMB)
     predicted, proto = why.prediction, why.proto_prediction
     agree = "agree" if predicted == proto else f"disagree: the class means say **{md_text(view.label(proto))}**"
     rule = ("logit = scale × cosine + bias" if why.metric == "cosine"
             else "logit = normalised features · weight + bias (the fine-tuned linear head has no scale)")
-    b.markdown(f"Generated classifier: **{md_text(view.label(predicted))}** ({why.probs[predicted]:.1%}); "
-               f"prototypes {agree}.  \n{rule}; scale **{why.scale:.2f}**, bias "
-               f"{why.bias.min():+.3f} to {why.bias.max():+.3f}; prototypes: scale {why.proto_scale:.2f}, no bias.")
+    temperature = (f"; probabilities = softmax(logit / {why.temperature:.2f}), the model's calibrated temperature"
+                   if why.temperature != 1.0 else "")
+    st.markdown(f"Generated classifier: **{md_text(view.label(predicted))}** ({why.probs[predicted]:.1%}); "
+                f"prototypes {agree}.  \n{rule}; scale **{why.scale:.2f}**, bias "
+                f"{why.bias.min():+.3f} to {why.bias.max():+.3f}; prototypes: scale {why.proto_scale:.2f}, no bias"
+                f"{temperature}.")
     columns = why.deciding.tolist()  # every feature, or the 32 that decide
     feature = go.Figure(go.Heatmap(z=why.feature[None, columns], x=[str(c) for c in columns], colorscale="Viridis",
                                    showscale=False, hovertemplate="feature %{x}: %{z:.3f}<extra></extra>"))

@@ -17,7 +17,9 @@ from paramembed.app.display import md_text, plural, thumbnail
 from paramembed.data.preprocess import IMAGE_SUFFIXES
 from paramembed.errors import ParamembedError
 from paramembed.family import PHOTO
-from paramembed.tasks import LIMITS, TaskDraft, drawing_to_png, sample_task
+from paramembed.app.messages import say
+from paramembed.tasks import LIMITS, DraftStore, TaskDraft, drawing_to_png, open_task, sample_task, save_draft
+from paramembed.tasks.store import new_id
 
 UPLOAD_TYPES = sorted({s.lstrip(".") for s in IMAGE_SUFFIXES})
 SOURCES = ("Sample", "Upload", "Draw", "Camera")
@@ -32,39 +34,113 @@ IMAGE_HELP = (f"{', '.join(UPLOAD_TYPES)}; each file up to {IMAGE_UPLOAD_MB} MB 
 
 
 # ============ sampled tasks ============
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _sampling_dataset(channels: int, image_size: int, margin: int):
+# Where sampled tasks come from: built-in procedural sets, the real handwriting the shipped glyph
+# models held out (assets/omniglot-holdout.npz), or photos from an ImageFolder on the server.
+PROCEDURAL, OMNIGLOT, FOLDER = "procedural", "omniglot-holdout", "folder"
+SAMPLE_SOURCES = {
+    "glyph": {PROCEDURAL: "Procedural test alphabets",
+              OMNIGLOT: "Real handwriting: 5 Omniglot alphabets the models never saw"},
+    "photo": {PROCEDURAL: "Procedural test photos", FOLDER: "Real photos from a folder (ImageFolder)"},
+}
+SAMPLE_DATA = {
+    (PROCEDURAL, "glyph"): "the procedural test alphabets, never seen in training",
+    (PROCEDURAL, "photo"): "the procedural test photos (coloured objects on textured backgrounds), never seen in training",
+    (OMNIGLOT, "glyph"): "real Omniglot handwriting from 5 alphabets held out of every shipped model's training "
+                         "(MIT licence, Lake et al. 2015)",
+}
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reading the images (once per process)...")
+def _sampling_dataset(spec_items: tuple, source: str):
     from paramembed.config import InputSpec
     from paramembed.data.registry import get_dataset
 
-    source = "procedural" if channels == 1 else "procedural-photo"
-    return get_dataset(source, "test", InputSpec(channels=channels, image_size=image_size, margin=margin))
+    spec = InputSpec(**dict(spec_items))
+    if source == OMNIGLOT:
+        from paramembed.data.packed import HOLDOUT_FILE, PackedGlyphs
+
+        return PackedGlyphs(HOLDOUT_FILE, spec)
+    if source == PROCEDURAL:
+        return get_dataset("procedural" if spec.channels == 1 else "procedural-photo", "test", spec)
+    return get_dataset(source, "test", spec)  # a folder or archive, already confined to the data roots
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _cached_sample(channels, image_size, margin, ways, shots, queries, within, seed, index):
-    return sample_task(_sampling_dataset(channels, image_size, margin), ways, shots, queries, within, seed, index)
+def _cached_sample(spec_items, source, ways, shots, queries, within, seed, index):
+    task = sample_task(_sampling_dataset(spec_items, source), ways, shots, queries, within, seed, index)
+    task.key = f"{task.key}-{source}"  # results are memoised by key: two datasets' task #0 must differ
+    return task
 
 
-def sample_section(spec, family: str, model_label: str):
-    """Ways/shots/queries/seed and a "New task" button -> a sampled task from the data `family`'s model reads."""
+def photo_folders() -> list[str]:
+    """Folders and archives at the top of the data roots a visitor may read (none when the server says no)."""
+    from paramembed.explorer_sources import is_archive
+    from paramembed.serving import serving_from_env
+
+    try:
+        serving = serving_from_env()
+    except ParamembedError:
+        return []
+    if not serving.may_read_folders():
+        return []
+    found = []
+    for root in serving.data_roots:
+        if root.is_dir() and root.name != "assets":
+            found += [str(p) for p in sorted(root.iterdir()) if (p.is_dir() or is_archive(p.name))
+                      and "omniglot" not in p.name.lower() and not p.name.startswith(".")]
+    return found
+
+
+def _source_picker(family: str) -> tuple[str, str]:
+    """(the dataset to sample from, what it is for people)."""
+    options = dict(SAMPLE_SOURCES[family])
+    folders = photo_folders() if family == PHOTO else []
+    if not folders:
+        options.pop(FOLDER, None)
+    if st.session_state.get("sample_source") not in options:
+        st.session_state["sample_source"] = PROCEDURAL
+    choice = st.selectbox("Sample from", list(options), format_func=options.get, key="sample_source",
+                          label_visibility="collapsed")
+    if choice != FOLDER:
+        return choice, SAMPLE_DATA[(choice, family)]
+    from paramembed.explorer_sources import server_source
+    from paramembed.serving import serving_from_env
+
+    folder = st.selectbox("Folder", folders, key="sample_folder", format_func=lambda p: p.rsplit("/", 1)[-1],
+                          help="an ImageFolder (<class>/<image>) or an archive of one, under the shared data folders")
+    path = server_source(folder, serving_from_env())  # confined to the data roots, as the explorer's folders
+    return path, f"{path.rsplit('/', 1)[-1]} (real photos; their classes may include ones a photo model trained on)"
+
+
+def sample_section(spec, family: str, source_slot=None):
+    """Where to sample from (in `source_slot`, a column of the row above), ways/shots/queries/seed and a
+    "New task" button -> a sampled task from the data `family`'s model reads."""
     photos = family == PHOTO
-    group, members = ("world", "objects") if photos else ("alphabet", "characters")
-    cols = st.columns(5)
+    group, members = ("group", "classes") if photos else ("alphabet", "characters")
+    with source_slot or st.container():
+        try:
+            source, data = _source_picker(family)
+        except ParamembedError as err:
+            st.info(str(err))
+            return None
+    cols = st.columns([1, 1, 1, 1, 1.2, 1.1], vertical_alignment="bottom")
     ways = cols[0].number_input("Ways (classes)", 2, 20, 5, key="sample_ways")
     shots = cols[1].number_input("Shots per class", 1, 10, 5, key="sample_shots")
     queries = cols[2].number_input("Queries per class", 1, 10, 3, key="sample_queries")
     seed = cols[3].number_input("Seed", 0, 1_000_000, 0, key="sample_seed")
-    cols[4].write("")
-    if cols[4].button("New task", icon=":material/casino:", key="sample_new"):
+    within = cols[4].checkbox(f"One {group} only", key="sample_within",
+                              help=f"all classes from one {group}: harder, similar-looking {members}")
+    if cols[5].button("New task", icon=":material/casino:", key="sample_new", width="stretch"):
         st.session_state["sample_index"] = st.session_state.get("sample_index", 0) + 1
-    within = st.checkbox(f"All classes from one {group} (harder: similar-looking {members})", key="sample_within")
     index = st.session_state.get("sample_index", 0)
-    data = "procedural test photos (coloured objects on textured backgrounds)" if photos else "procedural test alphabets"
-    st.caption(f"Task #{index} of seed {seed}, drawn from the {data}, never seen in training; "
-               f"run by **{model_label}**.")
+    # Shown beside the task's title (results_view.support_set), where it takes no line of its own.
+    st.session_state["task_origin"] = f"Task #{index} of seed {seed}, drawn from {data}."
+    st.session_state["sample_settings"] = {"ways": int(ways), "shots": int(shots), "queries": int(queries),
+                                           "within": bool(within), "seed": int(seed), "index": index,
+                                           "family": family, "source": st.session_state.get("sample_source"),
+                                           "folder": st.session_state.get("sample_folder")}
     try:
-        return _cached_sample(spec.channels, spec.image_size, spec.margin, int(ways), int(shots), int(queries),
+        return _cached_sample(tuple(sorted(vars(spec).items())), source, int(ways), int(shots), int(queries),
                               bool(within), int(seed), index)
     except (ParamembedError, ImportError) as err:
         st.info(f"Sampling is not available for this model: {md_text(err)}")
@@ -78,6 +154,7 @@ def draft() -> TaskDraft:
 
 def start_over() -> None:
     draft().clear()
+    _store().drop(st.query_params.get("task", ""))
     # A new task: the app picks its model family again.
     st.session_state["draft_round"] = st.session_state.get("draft_round", 0) + 1
 
@@ -221,6 +298,94 @@ def on_clear_queries() -> None:
     draft().queries.clear()
 
 
+# ============ saving, opening, and surviving a reload ============
+def _store() -> DraftStore:
+    return DraftStore()  # cheap: a folder name (read from the environment each time)
+
+
+def _draft_key(d: TaskDraft) -> tuple:
+    return (tuple((n, tuple(i.digest for i in imgs)) for n, imgs in d.classes.items()),
+            tuple((i.digest, label) for i, label in d.queries))
+
+
+def restore_after_reload() -> None:
+    """Once per session: the hand-made task the page's address names (?task=...), if the server kept it."""
+    if st.session_state.get("_draft_checked"):
+        return
+    st.session_state["_draft_checked"] = True
+    data = _store().get(st.query_params.get("task", ""))
+    if not data:
+        return
+    try:
+        opened = open_task(data, "the saved draft")
+    except ParamembedError:
+        return
+    st.session_state["draft"] = opened.draft
+    st.session_state["_draft_saved"] = _draft_key(opened.draft)
+    st.session_state["task_source"] = "Upload"
+    notify([say("restored_draft")], "success")
+
+
+def keep_draft() -> None:
+    """Save the draft on the server under the address's task id whenever it changed."""
+    d = draft()
+    key = _draft_key(d)
+    if key == st.session_state.get("_draft_saved"):
+        return
+    st.session_state["_draft_saved"] = key
+    task_id = st.query_params.get("task") or new_id()
+    if st.query_params.get("task") != task_id:
+        st.query_params["task"] = task_id
+    _store().put(task_id, save_draft(d))
+
+
+def on_open_task(choices: list) -> None:
+    """The "Open a saved task" uploader's callback: the task, its model and method, as saved."""
+    files = _files(widget_key("open_task"))
+    next_round("open_task")
+    if not files:
+        return
+    name, data = files[0]
+    try:
+        opened = open_task(data, name)
+    except ParamembedError as err:
+        notify([str(err)], "error")
+        return
+    by_name = {c.name: c for c in choices}
+    if opened.model in by_name:
+        st.session_state["model"] = by_name[opened.model].path
+    if opened.method:
+        st.session_state["method"] = opened.method
+    if opened.sample is not None:
+        settings = opened.sample
+        for key in ("ways", "shots", "queries", "seed"):
+            st.session_state[f"sample_{key}"] = int(settings[key])
+        st.session_state["sample_within"] = bool(settings.get("within"))
+        if settings.get("source"):
+            st.session_state["sample_source"] = settings["source"]
+        if settings.get("folder"):
+            st.session_state["sample_folder"] = settings["folder"]
+        st.session_state["sample_index"] = int(settings.get("index", 0))
+        st.session_state["task_source"] = "Sample"
+        notify([say("opened_sample", name=name, seed=settings["seed"], index=settings.get("index", 0))], "success")
+        return
+    st.session_state["draft"] = opened.draft
+    st.session_state["draft_round"] = st.session_state.get("draft_round", 0) + 1
+    if opened.model in by_name:  # the saved model holds for this task, as if picked for it
+        st.session_state["model_picked_for"] = st.session_state["draft_round"]
+    st.session_state["task_source"] = "Upload"
+    report(opened.problems, say("opened_task", name=name, ways=len(opened.draft.classes), queries=len(opened.draft.queries),
+                                model=opened.model or "?", method=opened.method or "?"))
+
+
+def open_section(choices: list) -> None:
+    """A compact "Open a saved task" uploader."""
+    with st.popover(say("open_task_short"), icon=":material/folder_open:", help=say("open_task"), width="stretch"):
+        st.file_uploader(say("open_task"), type=["zip"], key=widget_key("open_task"), on_change=on_open_task,
+                         args=(choices,), max_upload_size=ZIP_UPLOAD_MB, label_visibility="collapsed",
+                         help=say("save_task_help"))
+
+
 # ============ the widgets ============
 def _thumbnails(images: list, captions: list[str]) -> None:
     if images:
@@ -264,7 +429,8 @@ def query_list() -> None:
 
 def upload_section() -> None:
     d = draft()
-    with st.expander("A whole task as one zip (ImageFolder layout)", icon=":material/folder_zip:", expanded=not d.classes):
+    with st.container(border=True):  # inside the task builder's expander, which cannot hold another
+        st.markdown(":material/folder_zip: **A whole task as one zip (ImageFolder layout)**")
         st.caption("`<class>/<image>` for each class; optional `query/<image>` (unlabelled) or `query/<class>/<image>` queries.")
         st.file_uploader("Task zip", type=["zip"], key=widget_key("upload_zip"), on_change=on_zip_upload,
                          max_upload_size=ZIP_UPLOAD_MB,
@@ -334,10 +500,13 @@ def camera_section() -> None:
 
 def hand_made_section(source: str):
     """The Upload / Draw / Camera editor for `source`, then the task it makes (None until it is one)."""
-    st.caption(f"Upload, Draw and Camera all add to the same task, so you can mix them. Limits: {LIMITS.describe()}.")
-    {"Upload": upload_section, "Draw": draw_section, "Camera": camera_section}[source]()
+    # The builder folds away (a click on its title), so the results can have the projector's first screen.
+    with st.expander(say("task_builder"), icon=":material/construction:", expanded=True):
+        st.caption(f"Upload, Draw and Camera all add to the same task, so you can mix them. Limits: {LIMITS.describe()}.")
+        {"Upload": upload_section, "Draw": draw_section, "Camera": camera_section}[source]()
     if draft().classes or draft().queries:
         st.button("Start over (clear the whole task)", key="clear_task", on_click=start_over)
+    keep_draft()
     try:
         return draft().build()
     except ParamembedError as err:

@@ -96,6 +96,11 @@ def check_support_not_blank(images: torch.Tensor) -> None:
 
 
 class FewShotModel(nn.Module):
+    # Calibration (paramembed.calibration): `predict` divides the logits by `temperature`; the zoo
+    # sets both from the model folder's calibration.json. Plain attributes, not in the state dict.
+    temperature: float = 1.0
+    calibration = None
+
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
@@ -311,7 +316,7 @@ class FewShotModel(nn.Module):
                 else:
                     chunks.append(self.features(images))
             feats = torch.cat(chunks)[None]  # (1, Q, D)
-            probs = F.softmax(clf.logits(feats)[0], dim=-1)
+            probs = F.softmax(clf.logits(feats)[0] / self.temperature, dim=-1)  # calibrated when the model has a temperature
             if clf.refine is None:
                 return probs, clf
             return probs, replace(clf, weights=clf.weights_for(feats), refine=None)

@@ -13,7 +13,8 @@ each bad file becomes one message naming the file and the problem, and the good 
     result = solve(model, task)         # TaskResult: probabilities, accuracy, adaptation time
 
 One module per job: `limits` (what a task may hold), `images` (files and drawings), `task`
-(`FewShotTask`, sampled tasks), `zips` (archives), `draft` (`TaskDraft`), `solve` (adapting).
+(`FewShotTask`, sampled tasks), `zips` (archives), `draft` (`TaskDraft`), `solve` (adapting),
+`saved` (a task as one zip and back), `store` (drafts kept across page reloads).
 """
 
 from paramembed.tasks.draft import TaskDraft
@@ -22,9 +23,11 @@ from paramembed.tasks.limits import JUNK_NAMES, LIMITS, QUERY_FOLDERS, TaskLimit
 from paramembed.tasks.solve import TaskResult, preprocess_task, solve, to_display
 from paramembed.tasks.task import FewShotTask, sample_task
 from paramembed.tasks.zips import read_zip
+from paramembed.tasks.saved import SavedTask, open_task, save_draft, save_task
+from paramembed.tasks.store import DraftStore
 
 __all__ = [
     "FewShotTask", "JUNK_NAMES", "LIMITS", "QUERY_FOLDERS", "TaskDraft", "TaskImage", "TaskLimits", "TaskResult",
-    "check_class_name", "decode_files", "decode_image", "drawing_to_png", "preprocess_task", "read_zip", "sample_task",
+    "DraftStore", "SavedTask", "open_task", "save_draft", "save_task", "check_class_name", "decode_files", "decode_image", "drawing_to_png", "preprocess_task", "read_zip", "sample_task",
     "solve", "to_display",
 ]

@@ -170,4 +170,5 @@ class TaskDraft:
             query_labels=query_labels,
             query_names=[img.name for img, _ in self.queries],
             key=f"draft-{key}",
+            support_names=[img.name for images in self.classes.values() for img in images],
         )

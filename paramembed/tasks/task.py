@@ -26,6 +26,7 @@ class FewShotTask:
     query_names: list[str]
     key: str
     source: str = "upload"
+    support_names: list[str] | None = None  # the support images' file names, when they have any
 
     @property
     def ways(self) -> int:

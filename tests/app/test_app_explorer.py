@@ -3,6 +3,7 @@
 import base64
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -159,7 +160,8 @@ def test_drawings_on_the_plot_for_each_point_and_toggle(tiny_model):
     at.radio(key="explorer_dims").set_value(3).run()
     assert not at.exception
     assert not chart_spec(at)["layout"].get("images")  # layout images are 2D only
-    assert at.checkbox(key="explorer_thumbnails").disabled
+    off = at.checkbox(key="explorer_thumbnails_off")
+    assert off.disabled and off.value is False  # shown off, not greyed but ticked
 
 
 def test_first_open_defaults_are_small_and_click_is_selectable(tiny_model):
@@ -247,3 +249,56 @@ def test_shipped_model_shows_real_content_on_first_open(monkeypatch):
     assert not at.exception and not at.error
     assert any("40 classes" in m.value for m in at.markdown)
     assert len(at.get("plotly_chart")) == 3
+
+
+# ============ issue 19: words for photos, upload names, axes, 3D points ============
+def class_folder_zip(classes: int = 6, images: int = 6) -> bytes:
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for c in range(classes):
+            for i in range(images):
+                png = io.BytesIO()
+                Image.fromarray((rng.random((28, 28)) > 0.8).astype(np.uint8) * 255).save(png, format="PNG")
+                zf.writestr(f"thing{c}/{i}.png", png.getvalue())
+    return buffer.getvalue()
+
+
+def test_an_uploaded_class_folder_archive_is_named_by_its_file(tiny_model):
+    at = small_app()
+    at.session_state["explorer_source"] = "upload"
+    at.run()
+    at.file_uploader(key="explorer_upload").set_value(("my-photos.zip", class_folder_zip(), "application/zip")).run()
+    assert not at.exception and not at.error
+    spec = json.dumps(chart_spec(at))
+    assert "upload-" not in spec and "my-photos" in spec
+
+
+def test_pca_axes_say_the_variance_they_explain_and_tsne_axes_do_not_pretend(tiny_model):
+    at = small_app().run()
+    layout = chart_spec(at)["layout"]
+    assert re.fullmatch(r"PC1 \(\d+% of variance\)", layout["xaxis"]["title"]["text"])
+    assert re.fullmatch(r"PC2 \(\d+% of variance\)", layout["yaxis"]["title"]["text"])
+
+
+def test_3d_points_are_large_enough_to_point_at(tiny_model):
+    at = small_app().run()
+    at.radio(key="explorer_dims").set_value(3).run()
+    sizes = [s for trace in chart_spec(at)["data"] for s in trace["marker"]["size"]]
+    assert min(sizes) >= 6
+
+
+def test_a_photo_model_speaks_of_groups_and_images_not_alphabets_and_drawings(tmp_path, monkeypatch):
+    from paramembed.config import InputSpec
+
+    model = build_model(ModelConfig(width=8, embedding_dim=8, hidden_dim=16, input=InputSpec(channels=3, image_size=32)))
+    monkeypatch.setenv("PARAMEMBED_MODELS", str(save_model(model, tmp_path / "colour")))
+    at = small_app().run()
+    assert not at.exception and not at.error
+    shown = " ".join([c.value for c in at.caption] + [m.value for m in at.markdown] + [w.value for w in at.warning]
+                     + [s.label for s in at.slider] + [c.label for c in at.checkbox])
+    assert "alphabet" not in shown.lower() and "drawing" not in shown.lower(), shown
+    assert "Classes per group" in shown and "Images on the plot" in shown
+    assert chart_spec(at)["layout"]["legend"]["title"]["text"] == "group"

@@ -5,6 +5,8 @@ trained model named by $PARAMEMBED_TEST_MODEL (default /tmp/runs/smoke); skips w
 """
 
 import io
+import re
+import json
 import os
 import zipfile
 from pathlib import Path
@@ -123,15 +125,49 @@ def test_sampled_task_shows_predictions_on_first_load():
     assert "load_classifier" in at.code[0].value
 
 
-def test_low_confidence_is_marked(monkeypatch):
-    """With the near-chance threshold raised past 1 every prediction is near chance: each card says so."""
-    import paramembed.explain
+def calibrated_copy(tmp_path, temperature: float, mark_below: float) -> Path:
+    """The default model's weights in a folder of their own, with the calibration given."""
+    import json as json_
+    import shutil
 
-    monkeypatch.setattr(paramembed.explain, "LOW_CONFIDENCE_FACTOR", 100.0)
+    from paramembed import ui
+
+    source = Path(ui.find_models()[0].path)
+    folder = tmp_path / f"calibrated-{temperature}-{mark_below}"
+    folder.mkdir()
+    for name in ("model.safetensors", "config.json"):
+        shutil.copy(source / name, folder / name)
+    (folder / "calibration.json").write_text(json_.dumps({"temperature": temperature, "mark_below": mark_below}))
+    return folder
+
+
+def test_low_confidence_follows_the_calibrated_probabilities(monkeypatch, tmp_path):
+    """A temperature of 100 makes every probability near 1/5: every card is marked and the task is near chance."""
+    monkeypatch.setenv("PARAMEMBED_MODELS", str(calibrated_copy(tmp_path, 100.0, 0.9)))
     at = app().run()
     assert_clean(at)
     badges = [m for m in at.markdown if "low confidence" in m.value]
     assert len(badges) == 15 and ":material/warning:" in badges[0].value
+    banner = [w.value for w in at.warning if "near chance" in w.value]
+    assert len(banner) == 1 and "20%" in banner[0], [w.value for w in at.warning]
+
+
+def test_a_sure_calibrated_model_marks_nothing_and_shows_no_banner(monkeypatch, tmp_path):
+    monkeypatch.setenv("PARAMEMBED_MODELS", str(calibrated_copy(tmp_path, 0.5, 0.01)))
+    at = app().run()
+    assert_clean(at)
+    assert not [m for m in at.markdown if "low confidence" in m.value]
+    assert not [w for w in at.warning if "near chance" in w.value]
+
+
+def test_shipped_models_are_calibrated():
+    from paramembed import load_model
+
+    for name in ("hyper", "photo"):
+        if (ASSETS / name / "model.safetensors").is_file():
+            model = load_model(name, device="cpu")
+            assert model.calibration is not None and model.temperature != 1.0
+            assert 0 < model.calibration.mark_below < 1
 
 
 def test_measured_accuracy_beside_the_model_picker():
@@ -148,6 +184,21 @@ def test_measured_accuracy_beside_the_model_picker():
     else:
         assert f"**{name}** measured on {found.title}: " in sidebar
         assert f"on {found.title}, " in texts(at)  # and beside this task's accuracy, at its nearest setting
+
+
+def test_why_starts_with_a_plain_sentence_and_the_nearest_support_images():
+    at = app().run()
+    assert_clean(at)
+    plain = [m.value for m in at.markdown if m.value.startswith("It looks most like these support images of **")]
+    assert len(plain) == 1 and "Class A" in plain[0]  # query 1 is of class A
+    # The nearest support images, with their similarity, before any maths.
+    block = next(e for e in at.get("image") if all(re.fullmatch(r"-?\d\.\d\d", i.caption) for i in e.proto.imgs))
+    values = [float(i.caption) for i in block.proto.imgs]
+    assert 1 <= len(values) <= 3 and values == sorted(values, reverse=True) and all(0 < v <= 1 for v in values)
+    assert any(c.value.startswith("Under each image: how similar") for c in at.caption)
+    maths = [e for e in at.expander if e.label == "The maths: cosine, scale, softmax"]
+    assert len(maths) == 1
+    assert "64-number" not in plain[0] and "scale" not in plain[0]
 
 
 def test_why_this_prediction_follows_the_chosen_query():
@@ -477,23 +528,6 @@ def test_a_model_picked_for_the_task_wins_until_start_over():
 
 
 @needs_photo_model
-def test_resnet18_offline_says_where_the_file_goes_and_falls_back(monkeypatch, tmp_path):
-    monkeypatch.setenv("PARAMEMBED_RESNET18", str(tmp_path / "nowhere.pth"))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    at = app().run()
-    box = at.selectbox(key="model")
-    box.select_index(box.options.index("ImageNet ResNet-18 (pretrained, imprinting)")).run()
-    assert_clean(at)
-    warning = next(w.value for w in at.warning if "ImageNet ResNet-18 weights are not available offline" in w.value)
-    assert "resnet18-f37072fd.pth" in warning and str(tmp_path / "torch") in warning
-    assert "using the shipped 'photo' model instead" in warning
-    assert "32×32, colour" in model_seen(at)  # the photo model ran the (procedural photo) task
-    assert accuracy(at) is not None
-    assert "alphabet" not in texts(at) and "alphabet" not in at.checkbox(key="sample_within").label
-    assert any("procedural test photos" in c.value and "**photo**" in c.value for c in at.caption)
-
-
-@needs_photo_model
 def test_resnet18_runs_when_its_weights_file_is_there(monkeypatch, tmp_path):
     """Random weights in torchvision's layout stand in for the ImageNet file (no network here)."""
     import torch
@@ -511,3 +545,316 @@ def test_resnet18_runs_when_its_weights_file_is_there(monkeypatch, tmp_path):
     assert "224×224, colour" in model_seen(at)
     assert "Results: ImageNet ResNet-18" in texts(at)
     assert any("load_pretrained_model()" in c.value for c in at.caption)
+
+
+# ============ the picker decides what runs (issue 19) ============
+def running_line(at) -> str:
+    found = [m.value for m in at.markdown if m.value.startswith("Running: ")]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def pick(at, label: str):
+    box = at.selectbox(key="model")
+    return box.select_index(box.options.index(label)).run()
+
+
+def picker_entries():
+    from paramembed.zoo import find_models
+
+    return [(e.label, e.name, e.generator) for e in find_models()]
+
+
+def assert_runs_itself(at, label, name, generator):
+    assert_clean(at)
+    line = running_line(at)
+    assert line.startswith(f"Running: **{name}** · **{generator}** · "), (label, line)
+    assert at.selectbox(key="method").value == generator, label
+    sidebar = "\n".join(c.value for c in at.sidebar.caption)
+    assert f"**{name}**" in sidebar and "measured on" in sidebar or "no measured accuracy" in sidebar, sidebar
+    assert not any(f"**{other}** measured" in sidebar for _, other, _ in picker_entries() if other != name)
+    assert accuracy(at) is not None
+
+
+@pytest.mark.parametrize("entry", picker_entries(), ids=lambda e: e[1])
+def test_every_model_in_the_picker_runs_itself_from_a_fresh_page(entry):
+    label, name, generator = entry
+    at = pick(app().run(), label)
+    assert_runs_itself(at, label, name, generator)
+    reads = "colour photos" if name == "photo" else "greyscale drawings"
+    assert running_line(at).endswith(reads)
+
+
+@pytest.mark.parametrize("first", picker_entries(), ids=lambda e: e[1])
+def test_every_model_runs_itself_after_any_other(first):
+    at = pick(app().run(), first[0])
+    for label, name, generator in picker_entries():
+        if label != first[0]:
+            pick(at, label)
+            assert_runs_itself(at, label, name, generator)
+            pick(at, first[0])
+            assert_runs_itself(at, *first)
+
+
+def test_resnet18_is_offered_only_with_its_weights(monkeypatch, tmp_path):
+    monkeypatch.setenv("PARAMEMBED_RESNET18", str(tmp_path / "nowhere.pth"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    at = app().run()
+    assert_clean(at)
+    assert "ImageNet ResNet-18 (pretrained, imprinting)" not in at.selectbox(key="model").options
+    note = next(c for c in at.sidebar.caption if "ImageNet ResNet-18 is not offered" in c.value)
+    assert "resnet18-f37072fd.pth" in note.proto.help and str(tmp_path / "torch") in note.proto.help
+
+
+# ============ saving and opening a task; a reload keeps a hand-made task (issue 19) ============
+def open_saved(at, data: bytes, name: str = "task.zip"):
+    found = [u for u in at.file_uploader if u.key.startswith("open_task_")]
+    assert len(found) == 1
+    return found[0].set_value([upload(name, data, "application/zip")]).run()
+
+
+def test_save_task_is_offered_with_the_sample_settings():
+    at = app().run()
+    assert any(b.key == "save_task" for b in at.get("download_button"))
+    settings = at.session_state["sample_settings"]
+    assert settings["seed"] == 0 and settings["ways"] == 5 and settings["index"] == 0
+
+
+def test_a_saved_hand_made_task_opens_exactly(tmp_path):
+    import json as json_
+
+    from paramembed.tasks import open_task, save_task
+
+    at = two_classes(upload_mode(app()))
+    at.selectbox(key="query_label").set_value(("query", "beta")).run()
+    uploader(at, "upload_queries").set_value([upload("qb.png", png(101))]).run()
+    assert_clean(at)
+    draft = at.session_state["draft"]
+    task = draft.build()
+    data = save_task(task, list(task.class_names), "hyper", "proto", support_names=task.support_names)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        names = set(z.namelist())
+        manifest = json_.loads(z.read("manifest.json"))
+    assert {"alpha/01.png", "beta/03.png", "query/beta/01.png", "manifest.json"} <= names
+    assert manifest["model"] == "hyper" and manifest["method"] == "proto"
+    assert [c["name"] for c in manifest["classes"]] == ["alpha", "beta"]
+    assert open_task(data).draft.build().key == task.key  # pixel for pixel: the same task
+    fresh = open_saved(app().run(), data)
+    assert_clean(fresh)
+    assert fresh.radio(key="task_source").value == "Upload"
+    assert fresh.session_state["draft"].build().key == task.key
+    assert fresh.selectbox(key="method").value == "proto"
+    assert running_line(fresh).split(" · ")[1] == "**proto**"
+    assert any("Opened task.zip: 2 classes, 1 queries" in s.value for s in fresh.success)
+
+
+def test_a_saved_sampled_task_opens_as_the_same_sample():
+    from paramembed.tasks import save_task
+
+    at = app().run()
+    at.number_input(key="sample_ways").set_value(3)
+    at.number_input(key="sample_seed").set_value(7)
+    at.button(key="sample_new").click().run()
+    settings = dict(at.session_state["sample_settings"])
+    labels = class_labels(at)
+    fake_task = type("T", (), {"class_names": ["a", "b", "c"], "support": [], "support_labels": [], "query": [],
+                               "query_labels": [], "query_names": [], "source": "sample"})()
+    data = save_task(fake_task, ["Class A", "Class B", "Class C"], "hyper", "hyper", settings)
+    fresh = open_saved(app().run(), data)
+    assert_clean(fresh)
+    assert fresh.session_state["sample_settings"] == settings
+    assert class_labels(fresh) == labels
+
+
+def test_a_hand_made_task_survives_a_reload(tmp_path, monkeypatch):
+    monkeypatch.setenv("PARAMEMBED_CACHE", str(tmp_path))
+    at = two_classes(upload_mode(app()))
+    assert_clean(at)
+    task_id = at.query_params["task"]
+    task_id = task_id[0] if isinstance(task_id, list) else task_id
+    key = at.session_state["draft"].build().key
+    assert (tmp_path / "drafts" / f"{task_id}.zip").is_file()
+    reloaded = app()
+    reloaded.query_params["task"] = task_id
+    reloaded.run()
+    assert_clean(reloaded)
+    assert reloaded.radio(key="task_source").value == "Upload"
+    assert reloaded.session_state["draft"].build().key == key
+    assert "Task: 2-way 3-shot" in texts(reloaded)
+    assert any("restored after the page reloaded" in s.value for s in reloaded.success)
+
+
+def test_the_draft_store_is_bounded(tmp_path):
+    from paramembed.tasks import DraftStore
+    from paramembed.tasks.store import new_id
+
+    store = DraftStore(tmp_path, max_files=3, max_bytes=10_000)
+    ids = [new_id() for _ in range(5)]
+    for i, task_id in enumerate(ids):
+        store.put(task_id, b"x" * 1000)
+        os.utime(tmp_path / f"{task_id}.zip", (i, i))
+    store.put(new_id(), b"y" * 1000)
+    assert len(list(tmp_path.glob("*.zip"))) == 3
+    assert store.get("../../etc/passwd") is None and store.get(ids[0]) is None
+
+
+# ============ smaller findings (issue 19) ============
+def test_a_fully_transparent_png_is_refused_by_name():
+    clear = io.BytesIO()
+    Image.new("RGBA", (40, 40), (0, 0, 0, 0)).save(clear, format="PNG")
+    at = add_class(upload_mode(app()), "alpha")
+    uploader(at, "upload_images_1").set_value([upload("clear.png", clear.getvalue()), upload("a.png", png(1))]).run()
+    assert_clean(at)
+    assert any("clear.png: the image is fully transparent" in w.value for w in at.warning)
+    assert [img.name for img in at.session_state["draft"].classes["alpha"]] == ["a.png"]
+    white = io.BytesIO()
+    Image.new("RGB", (40, 40), (255, 255, 255)).save(white, format="PNG")  # opaque and plain: kept
+    uploader(at, "upload_images_1").set_value([upload("white.png", white.getvalue())]).run()
+    assert len(at.session_state["draft"].classes["alpha"]) == 2
+
+
+def test_the_downloaded_classifier_names_classes_as_the_page_does():
+    """Sampled classes are "Class A", "Class B", ... on the page and in the downloaded file alike."""
+    import json as json_
+    import struct
+
+    at = app().run()
+    assert_clean(at)
+    data = next(iter(at.session_state["_memo_download"].values()))  # the bytes the download button serves
+    (size,) = struct.unpack("<Q", data[:8])
+    meta = json_.loads(data[8 : 8 + size])["__metadata__"]
+    assert json_.loads(meta["labels"]) == [f"Class {c}" for c in "ABCDE"]
+    assert all("/" in name for name in json_.loads(meta["class_names"]))  # the full names travel too
+
+
+def test_a_method_with_no_model_for_photos_says_so_plainly(monkeypatch):
+    """Comparing with latent on a photo task: latent exists, but reads drawings only."""
+    if not (ASSETS / "photo" / "model.safetensors").is_file():
+        pytest.skip("no photo model")
+    at = pick(app().run(), "photo (shipped)")
+    at.multiselect(key="compare").set_value(["latent"]).run()
+    assert_clean(at)
+    infos = [i.value for i in at.info]
+    assert any("No latent model reads 32×32 colour photos" in i for i in infos), infos
+    assert not any("is absent" in i for i in infos)
+
+
+def test_picking_resnet18_logs_no_widget_warning(monkeypatch, tmp_path):
+    """Setting the method from the picker's callback while the selectbox also had a default made Streamlit
+    log "created with a default value but also had its value set via the Session State API" with a stack."""
+    import torch
+    from streamlit.elements.lib import policies
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+    from torchvision.models import resnet18
+
+    weights = tmp_path / "resnet18-f37072fd.pth"
+    torch.save(resnet18(weights=None).state_dict(), weights)
+    monkeypatch.setenv("PARAMEMBED_RESNET18", str(weights))
+    warned = []
+    original = policies.check_session_state_rules
+
+    def recording(default_value, key, writes_allowed=True):
+        # What Streamlit warns about (it stays silent under AppTest, where no runtime exists).
+        state = get_script_run_ctx().session_state
+        if key and default_value is not None and state.is_new_state_value(key):
+            warned.append(key)
+        return original(default_value, key, writes_allowed)
+
+    monkeypatch.setattr(policies, "check_session_state_rules", recording)
+    at = pick(app().run(), "ImageNet ResNet-18 (pretrained, imprinting)")
+    assert_clean(at)
+    assert at.selectbox(key="method").value == "proto"
+    pick(at, "hyper (shipped)")
+    assert at.selectbox(key="method").value == "hyper"
+    assert not warned
+
+
+# ============ real sample tasks (issue 19) ============
+def test_real_held_out_handwriting_can_be_sampled():
+    from paramembed.data.packed import HOLDOUT_FILE
+
+    assert HOLDOUT_FILE.is_file() and HOLDOUT_FILE.stat().st_size < 400 * 1024  # one small file
+    at = app().run()
+    box = at.selectbox(key="sample_source")
+    assert "Real handwriting: 5 Omniglot alphabets the models never saw" in box.options
+    box.set_value("omniglot-holdout").run()
+    assert_clean(at)
+    names = at.session_state["sample_settings"]
+    assert names["source"] == "omniglot-holdout"
+    labels = class_labels(at)
+    held = ("Bengali", "Burmese_(Myanmar)", "Grantha", "Gujarati", "Korean")
+    assert len(labels) == 5 and all(h.split("/")[0] in held for _, h in labels), labels
+    assert any("real Omniglot handwriting" in c.value for c in at.caption)
+    assert accuracy(at).endswith("%") and float(accuracy(at)[:-1]) >= 60
+
+
+@needs_photo_model
+def test_real_photos_can_be_sampled_from_a_folder_under_the_data_roots(monkeypatch, tmp_path):
+    root = tmp_path / "data"
+    for c in range(5):
+        folder = root / "my-photos" / f"thing{c}"
+        folder.mkdir(parents=True)
+        for i in range(8):
+            (folder / f"{i}.jpg").write_bytes(photo(100 * c + i, "disc" if c % 2 else "bar"))
+    monkeypatch.setenv("PARAMEMBED_DATA_ROOTS", str(root))
+    at = pick(app().run(), "photo (shipped)")
+    box = at.selectbox(key="sample_source")
+    assert "Real photos from a folder (ImageFolder)" in box.options
+    box.set_value("folder").run()
+    assert_clean(at)
+    assert at.selectbox(key="sample_folder").value == str((root / "my-photos").resolve())
+    assert {h for _, h in class_labels(at)} <= {f"thing{c}" for c in range(5)}
+    assert running_line(at).startswith("Running: **photo**")
+
+
+def test_network_mode_offers_no_server_folders_for_photos(monkeypatch, tmp_path):
+    if not (ASSETS / "photo" / "model.safetensors").is_file():
+        pytest.skip("no photo model")
+    (tmp_path / "data" / "x" / "a").mkdir(parents=True)
+    monkeypatch.setenv("PARAMEMBED_DATA_ROOTS", str(tmp_path / "data"))
+    monkeypatch.setenv("PARAMEMBED_MODE", "network")
+    at = pick(app().run(), "photo (shipped)")
+    assert at.selectbox(key="sample_source").options == ["Procedural test photos"]
+
+
+def test_the_download_tab_makes_an_onnx_file_on_request():
+    pytest.importorskip("onnxruntime")
+    import numpy as np_
+    import onnxruntime as ort
+
+    at = app().run()
+    assert not any(b.key == "download_onnx" for b in at.get("download_button"))
+    at.button(key="onnx_make").click().run()
+    assert_clean(at)
+    assert any(b.key == "download_onnx" for b in at.get("download_button"))
+    data = next(iter(at.session_state["_memo_onnx"].values()))
+    session = ort.InferenceSession(data)
+    assert json.loads(session.get_modelmeta().custom_metadata_map["labels"]) == [f"Class {c}" for c in "ABCDE"]
+    probs = session.run(["probs"], {"images": np_.zeros((2, 1, 28, 28), np_.float32)})[0]
+    assert probs.shape == (2, 5)
+    assert any("import onnxruntime" in c.value for c in at.code)
+
+
+def test_the_task_builder_folds_away():
+    at = upload_mode(app())
+    builder = [e for e in at.expander if e.label == "Task builder: classes, images and queries"]
+    assert len(builder) == 1
+    assert any(u.key.startswith("upload_zip_") for u in builder[0].file_uploader)
+    assert any(t.key == "new_class_name" for t in builder[0].text_input)
+
+
+@needs_photo_model
+def test_photos_uploaded_under_a_glyph_only_method_run_the_photo_model_and_say_so():
+    if not (ASSETS / "maml" / "model.safetensors").is_file():
+        pytest.skip("no maml model")
+    at = pick(app().run(), "maml (shipped)")  # picked for sampled tasks: photos made by hand still go to a photo model
+    at.radio(key="task_source").set_value("Upload").run()
+    two_photo_classes(at)
+    assert_clean(at)
+    assert running_line(at) == "Running: **photo** · **hyper** · 32×32 colour photos"
+    assert any("No maml model reads 32×32 colour photos; running **photo** with its own method, **hyper**" in i.value
+               for i in at.info)
+    assert at.session_state["running"] == {"model": "photo", "path": str(ASSETS / "photo"), "method": "hyper",
+                                           "family": "photo", "reads": "32×32 colour photos"}
+    sidebar = "\n".join(c.value for c in at.sidebar.caption)
+    assert "**photo** measured on" in sidebar and "**maml** measured" not in sidebar

@@ -216,13 +216,15 @@ def sleeping_run(root, monkeypatch):
     P.stop_run("busy", root, wait_s=5, admin=True)
 
 
-def test_only_the_starting_session_sees_the_stop_button(root, sleeping_run):
+def test_only_the_starting_session_sees_the_stop_button(root, sleeping_run, monkeypatch):
+    monkeypatch.setenv("PARAMEMBED_MODE", "network")  # on a shared server; locally anyone may stop (below)
+    monkeypatch.setenv("PARAMEMBED_ALLOW_TRAINING", "1")
     at = AppTest.from_file(PAGE, default_timeout=30)
     at.session_state["train_owner"] = "someone-else"
     at.run()
     assert not at.exception
     assert not [b for b in at.button if b.key == "train_stop"]
-    assert any("only that session or an admin can stop it" in c.value for c in at.caption)
+    assert any("only that session (with its stop key) or an admin can stop it" in c.value for c in at.caption)
     assert at.button(key="FormSubmitter:train_form-Start training").disabled
     at = AppTest.from_file(PAGE, default_timeout=30)
     at.session_state["train_owner"] = "owner-token"
@@ -237,6 +239,52 @@ def test_an_admin_may_stop_anyones_run(root, sleeping_run, monkeypatch):
     at = AppTest.from_file(PAGE, default_timeout=30)
     at.session_state["train_admin_token"] = "adm"
     at.run()
+    at.button(key="train_stop").click().run()
+    assert not at.exception
+    assert P.run_status(root / "busy") == "stopped"
+
+
+def test_locally_the_person_at_the_machine_may_stop_any_run(root, sleeping_run):
+    """`make run`: a reload (a new session, another owner token) still gets the stop button."""
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.session_state["train_owner"] = "a-reloaded-page"
+    at.run()
+    assert not at.exception
+    at.button(key="train_stop").click().run()
+    assert not at.exception
+    assert P.run_status(root / "busy") == "stopped"
+    at.run()
+    assert not at.button(key="FormSubmitter:train_form-Start training").disabled
+
+
+def test_on_the_network_the_starter_keeps_control_across_a_reload(root, monkeypatch):
+    monkeypatch.setenv("PARAMEMBED_MODE", "network")
+    monkeypatch.setenv("PARAMEMBED_ALLOW_TRAINING", "1")
+    monkeypatch.setattr(P, "train_argv", lambda path, name: [sys.executable, "-c", "import time; time.sleep(60)"])
+    at = tiny_form(AppTest.from_file(PAGE, default_timeout=30).run(), "mine")
+    submit(at)
+    try:
+        key = at.query_params["stop_key"]
+        key = key[0] if isinstance(key, list) else key
+        assert key and P.owns(root / "mine", key)
+        # The reload: a new session, the same address (with its stop key).
+        again = AppTest.from_file(PAGE, default_timeout=30)
+        again.query_params["stop_key"] = key
+        again.run()
+        assert not again.exception
+        again.button(key="train_stop").click().run()
+        assert P.run_status(root / "mine") == "stopped"
+        # Someone else who is given the key may stop a run too.
+    finally:
+        P.stop_run("mine", root, wait_s=5, admin=True)
+
+
+def test_a_stop_key_entered_in_another_browser_stops_the_run(root, sleeping_run, monkeypatch):
+    monkeypatch.setenv("PARAMEMBED_MODE", "network")
+    monkeypatch.setenv("PARAMEMBED_ALLOW_TRAINING", "1")
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not [b for b in at.button if b.key == "train_stop"]
+    at.text_input(key="train_stop_key").input("owner-token").run()
     at.button(key="train_stop").click().run()
     assert not at.exception
     assert P.run_status(root / "busy") == "stopped"

@@ -43,7 +43,11 @@ def test_marks_are_material_icons_and_classes_have_thumbnails(app):
     assert not any(emoji in app.main_text() for emoji in ("✅", "❌", "🎲", "⬇️", "➕"))
     # Thumbnails: every support image, and the predicted class's beside every query, really loaded.
     loaded = """els => els.filter(i => i.complete && i.naturalWidth > 0 && i.getBoundingClientRect().height > 0).length"""
-    support = main.locator('[data-testid="stExpanderDetails"] img')
+    # The support set is folded away (the results must fit a projector's first screen): open it.
+    main.get_by_text("Support set as the model sees it").click()
+    app.idle()
+    support = main.locator('[data-testid="stExpander"]').filter(has_text="Support set as the model sees it").locator(
+        '[data-testid="stExpanderDetails"] img')
     assert support.evaluate_all(loaded) == 25
     # Each of the 15 cards shows the query and its predicted class's thumbnail, on top of the 25 support images.
     assert main.locator("img").evaluate_all(loaded) >= 25 + 2 * 15
@@ -69,7 +73,10 @@ def test_ways_and_shots_and_new_task(app):
     app.button("New task")
     app.wait_text("Task #1 of seed 0")
     app.wait_text("Task: 3-way 2-shot, 9 queries (9 labelled)")
-    classes = app.page.locator('[data-testid="stExpanderDetails"] strong').all_inner_texts()
+    app.page.get_by_text("Support set as the model sees it").click()
+    app.idle()
+    support_set = app.page.locator('[data-testid="stExpander"]').filter(has_text="Support set as the model sees it")
+    classes = support_set.locator('[data-testid="stExpanderDetails"] strong').all_inner_texts()
     assert classes == ["Class A", "Class B", "Class C"], classes
     assert len(first) == 15 and len(app.predictions()) == 9
     app.assert_clean()

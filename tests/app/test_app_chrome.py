@@ -1,0 +1,38 @@
+"""The app's chrome: Material icons in the navigation (no emoji), a minimal toolbar (no Deploy button)."""
+
+import ast
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF\u2B50]")
+
+
+def test_navigation_and_page_icons_are_material_not_emoji():
+    tree = ast.parse((ROOT / "app.py").read_text())
+    icons = [kw.value.value for node in ast.walk(tree) if isinstance(node, ast.Call)
+             for kw in node.keywords if kw.arg == "icon"]
+    assert len(icons) == 4 and all(i.startswith(":material/") for i in icons), icons
+    # The browser tab's icon is a local file: a Material one would be fetched from Google's servers.
+    page_icon = [kw.value.value for node in ast.walk(tree) if isinstance(node, ast.Call)
+                 for kw in node.keywords if kw.arg == "page_icon"]
+    assert page_icon == ["assets/icon.png"] and (ROOT / "assets" / "icon.png").is_file()
+
+
+def test_no_emoji_anywhere_in_the_app():
+    files = [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "paramembed").rglob("*.py")]
+    found = [f"{p.name}:{i}" for p in files for i, line in enumerate(p.read_text().splitlines(), 1) if EMOJI.search(line)]
+    assert not found
+
+
+def test_the_toolbar_hides_deploy():
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["toolbarMode"] in ("viewer", "minimal")
+
+
+def test_the_app_renders_with_its_navigation():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    assert not at.exception

@@ -92,7 +92,13 @@ def calibrate(folder: Path, data: str | None, episodes: int, write: bool) -> dic
     model = load_folder(folder, device="cpu")
     model.temperature = 1.0
     source, holdout = held_out(folder, data)
-    held = get_dataset(source, "validation", model.config.input, holdout=holdout)
+    if getattr(model.backbone, "frozen", False):  # a pretrained backbone: the cached features its training used
+        from paramembed.data.features import cached_features
+
+        held = cached_features(model.backbone, model.config.backbone, source, model.config.input, holdout, held=True,
+                               per_class=100, min_images=20)
+    else:
+        held = get_dataset(source, "validation", model.config.input, holdout=holdout)
     halves = [ClassSubset(held, lambda g, c, h=h: c % 2 == h) for h in (0, 1)]
     settings = PHOTO_SETTINGS if model.config.input.channels == 3 else GLYPH_SETTINGS
     fit_logits, fit_labels = logits_on(model, halves[0], settings, episodes, seed=1)

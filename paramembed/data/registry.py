@@ -31,7 +31,8 @@ class ClassSubset:
         self.dataset = dataset
         self._map = [[c for c in range(dataset.num_classes(g)) if keep(g, c)] for g in range(dataset.num_groups)]
         self._groups = [g for g in range(dataset.num_groups) if self._map[g]]
-        self.channels, self.image_size = dataset.channels, dataset.image_size
+        self.channels, self.image_size = getattr(dataset, "channels", None), getattr(dataset, "image_size", None)
+        self.is_features = getattr(dataset, "is_features", False)  # a subset of cached features is features too
 
     @property
     def num_groups(self) -> int:

@@ -40,7 +40,7 @@ if not all_runs:
 by_label = {run.label: run for run in all_runs}
 statuses = {run.label: ("finished" if run.source in ("shipped", "backbone") else P.run_status(run.run.folder)) for run in all_runs}
 default = [label for label, run in by_label.items() if run.source in ("shipped", "backbone")] or list(by_label)[:4]
-chosen = st.multiselect("Runs", list(by_label), default=default[:8], key="curves_runs",
+chosen = st.multiselect("Runs", list(by_label), default=default[:12], key="curves_runs",
                         format_func=lambda label: f"{label} · {statuses[label]}")
 c1, c2, c3 = st.columns(3)
 smoothing = c1.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="curves_smoothing",

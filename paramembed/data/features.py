@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,46 +24,34 @@ from tqdm import tqdm
 
 from paramembed.config import InputSpec
 from paramembed.data.folders import cache_root, discover_layout, unpack_archive
+from paramembed.data.grouped import GroupedRows
 from paramembed.data.preprocess import image_to_tensor
 from paramembed.errors import ParamembedError
 
 
-@dataclass
-class FeatureSet:
+class FeatureSet(GroupedRows):
     """Features grouped like a `FolderDataset`: groups (alphabets / sources) of classes of rows.
 
     features: (N, D) float16; class c of group g is rows offsets[g][c]..offsets[g][c+1].
     """
 
-    features: torch.Tensor
-    groups: list[str]
-    classes: list[list[str]]
-    offsets: list[list[int]]
     is_features = True
 
+    def __init__(self, features: torch.Tensor, groups: list[str], classes: list[list[str]], offsets: list[list[int]]):
+        self.features = features
+        self._groups, self._classes, self._offsets = groups, classes, offsets
+
     @property
-    def num_groups(self) -> int:
-        return len(self.groups)
+    def groups(self) -> list[str]:
+        return self._groups
 
     @property
     def feature_dim(self) -> int:
         return self.features.shape[1]
 
-    def num_classes(self, group: int) -> int:
-        return len(self.classes[group])
-
-    def num_drawings(self, group: int, cls: int) -> int:
-        return self.offsets[group][cls + 1] - self.offsets[group][cls]
-
-    def group_name(self, group: int) -> str:
-        return self.groups[group]
-
-    def class_name(self, group: int, cls: int) -> str:
-        return f"{self.groups[group]}/{self.classes[group][cls]}" if self.num_groups > 1 else self.classes[group][cls]
-
     def images(self, keys: list[tuple[int, int, int]]) -> np.ndarray:
         """(B, D) float32 features for (group, class, drawing) keys (named `images` for `TaskSampler`)."""
-        rows = torch.tensor([self.offsets[g][c] + d for g, c, d in keys], dtype=torch.long)
+        rows = torch.tensor([self._offsets[g][c] + d for g, c, d in keys], dtype=torch.long)
         return self.features[rows].float().numpy()
 
 
@@ -74,8 +61,8 @@ def concat_feature_sets(sets: dict[str, FeatureSet]) -> FeatureSet:
     for name, s in sets.items():
         for g in range(s.num_groups):
             groups.append(name if s.num_groups == 1 else f"{name}/{s.groups[g]}")
-            classes.append(list(s.classes[g]))
-            offsets.append([start + o for o in s.offsets[g]])
+            classes.append(list(s._classes[g]))
+            offsets.append([start + o for o in s._offsets[g]])
         feats.append(s.features)
         start += len(s.features)
     return FeatureSet(torch.cat(feats), groups, classes, offsets)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from paramembed.config import InputSpec
+from paramembed.data.grouped import GroupedRows
 from paramembed.data.archives import DATASET_LIMITS, ArchiveLimits, extract_archive
 from paramembed.data.preprocess import IMAGE_SUFFIXES, image_to_tensor, open_image
 from paramembed.errors import ParamembedError
@@ -82,7 +83,7 @@ def discover_layout(root: Path) -> list[tuple[str, list[tuple[str, list[Path]]]]
     return [(root.name, [(d.name, _image_files(d)) for d in dirs])]
 
 
-class FolderDataset:
+class FolderDataset(GroupedRows):
     """Images from a folder (or archive), preprocessed for one `InputSpec`, grouped into alphabets."""
 
     def __init__(self, path: str | Path, spec: InputSpec, min_images: int = 1, limits: ArchiveLimits = DATASET_LIMITS,
@@ -149,26 +150,6 @@ class FolderDataset:
     @property
     def image_size(self) -> int:
         return self.spec.image_size
-
-    @property
-    def num_groups(self) -> int:
-        return len(self._groups)
-
-    def num_classes(self, group: int) -> int:
-        return len(self._classes[group])
-
-    def num_drawings(self, group: int, cls: int) -> int:
-        return self._offsets[group][cls + 1] - self._offsets[group][cls]
-
-    def group_name(self, group: int) -> str:
-        return self._groups[group]
-
-    def class_name(self, group: int, cls: int) -> str:
-        return f"{self._groups[group]}/{self._classes[group][cls]}" if self.num_groups > 1 else self._classes[group][cls]
-
-    def rows(self, group: int, cls: int) -> range:
-        """Rows of `data` that hold class `cls` of `group`."""
-        return range(self._offsets[group][cls], self._offsets[group][cls + 1])
 
     def images(self, keys: list[tuple[int, int, int]]) -> np.ndarray:
         """(B, C, S, S) float32 in [0, 1] for a list of (group, class, drawing)."""

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from paramembed.checkpoint import ASSETS
+from paramembed.data.grouped import GroupedRows
 from paramembed.errors import ParamembedError
 
 HOLDOUT_FILE = ASSETS.parent / "omniglot-holdout.npz"
@@ -43,7 +44,7 @@ def pack(groups: list[tuple[str, list[tuple[str, list[Image.Image]]]]], out: Pat
     return out
 
 
-class PackedGlyphs:
+class PackedGlyphs(GroupedRows):
     """The packed file as a class dataset for one `InputSpec` (the interface TaskSampler reads)."""
 
     split = "holdout"
@@ -81,22 +82,6 @@ class PackedGlyphs:
     @property
     def image_size(self) -> int:
         return self.spec.image_size
-
-    @property
-    def num_groups(self) -> int:
-        return len(self._groups)
-
-    def num_classes(self, group: int) -> int:
-        return len(self._classes[group])
-
-    def num_drawings(self, group: int, cls: int) -> int:
-        return self._offsets[group][cls + 1] - self._offsets[group][cls]
-
-    def group_name(self, group: int) -> str:
-        return self._groups[group]
-
-    def class_name(self, group: int, cls: int) -> str:
-        return f"{self._groups[group]}/{self._classes[group][cls]}"
 
     def images(self, keys: list[tuple[int, int, int]]) -> np.ndarray:
         rows = [self._offsets[g][c] + d for g, c, d in keys]

@@ -69,7 +69,8 @@ else:
 if task is None:
     st.stop()
 if source != "Sample":
-    running = routing.resolve(routing.route(task, picked, choices), method, device, choices)
+    routed = routing.route(task, picked, choices)
+    running = routing.resolve(routed, routing.method_for(routed, picked, method), device, choices)
 routing.sidebar_in_use(running, picked, method, measured_note)
 model, runner, spec, method = running.model, running.runner, running.model.config.input, running.method
 setup = routing.record(running)  # st.session_state["running"]: what runs, in one place

@@ -143,6 +143,15 @@ def running_line(state: dict) -> str:
     return say("running", model=state["model"], method=state["method"], reads=state["reads"])
 
 
+def method_for(routed: ui.ModelChoice, picked: ui.ModelChoice, method: str) -> str:
+    """The method to run on the routed model: its own when the method was only the picked model's own.
+
+    Photos routed away from the default glyph model run the photo model's method, not `hyper`
+    (which would pick another photo model trained with it); a method the user chose stays.
+    """
+    return routed.generator if routed is not picked and method == picked.generator else method
+
+
 def route(task, picked: ui.ModelChoice, choices: list[ui.ModelChoice]) -> ui.ModelChoice:
     """The model for a hand-made task: the suggested family's, unless the user chose otherwise."""
     if not st.session_state.get("auto_family", True):

@@ -17,9 +17,10 @@ MESSAGES: dict[str, str] = {
     "pretrained_missing": "ImageNet ResNet-18 is not offered: its weights file is not on this machine. {where}",
     "measured": "**{model}** measured on {what}.",
     "not_measured": "**{model}**: no measured accuracy (only shipped models have a report in results/).",
-    "reads_queries": "This model reads the queries together: before answering, it moves each class's weights towards "
-                     "the queries that probably belong to it, so every answer also depends on the other queries of this "
-                     "task. Given one query at a time it answers from the support set alone.",
+    "reads_queries": "This model reads the queries together: each answer also depends on the other queries.",
+    "reads_queries_help": "Before answering, it moves each class's weights towards the queries that probably belong to "
+                          "it (a few steps of soft k-means, learned in training). Given one query at a time it answers "
+                          "from the support set alone.",
     # ---- confidence
     "low_confidence": "low confidence",
     "near_chance": "This task's answers are near chance: the model is {sure} sure on average, where guessing would be "

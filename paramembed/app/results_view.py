@@ -77,7 +77,7 @@ def support_set(view: TaskView, spec, support, style: Style | None = None, title
     left.markdown(f"**{title}**")
     if origin:
         left.caption(origin)
-    middle.image(view.class_thumbs, width=style.support_thumb, caption=view.labels)
+    middle.image(view.class_thumbs, width=style.support_thumb, caption=[md_text(label) for label in view.labels])  # captions are Markdown
     with right.expander(f"Support set as the model sees it ({spec.image_size}×{spec.image_size}, {colour}, {polarity})",
                         expanded=False):
         for c in range(task.ways):
@@ -107,7 +107,7 @@ def summary(result, heading: str, running: str, measured_line: str | None) -> No
                     else say("near_chance", sure=f"{sure:.0%}", chance=f"{chance:.0%}"))
             st.warning(text, icon=LOW)
     if result.reads_queries:
-        st.caption(":material/hub: " + say("reads_queries"))
+        st.caption(":material/hub: " + say("reads_queries"), help=say("reads_queries_help"))
     if measured_line:
         st.caption(measured_line)
 
@@ -247,13 +247,13 @@ def why_this_prediction(view: TaskView, why: Explanation, index: int, style: Sty
     predicted = why.prediction
     liked = most_like(why, task.support_labels)
     a, b = st.columns([1, 5], vertical_alignment="center")
-    a.image(view.query_thumbs[index], width=style.query_thumb, caption=task.query_names[index])
+    a.image(view.query_thumbs[index], width=style.query_thumb, caption=md_text(task.query_names[index]))
     with b:
         if liked == predicted:
-            st.markdown(say("why_plain", label=view.label(predicted)) + " " +
-                        say("why_sure", label=view.label(predicted), prob=f"{why.probs[predicted]:.0%}"))
+            label = md_text(view.label(predicted))  # user text: shown literally, never as Markdown
+            st.markdown(say("why_plain", label=label) + " " + say("why_sure", label=label, prob=f"{why.probs[predicted]:.0%}"))
         else:
-            st.markdown(say("why_plain_other", label=view.label(liked), predicted=view.label(predicted),
+            st.markdown(say("why_plain_other", label=md_text(view.label(liked)), predicted=md_text(view.label(predicted)),
                             prob=f"{why.probs[predicted]:.0%}"))
         nearest = nearest_support(why, task.support_labels, liked)
         support_thumbs = view.support_thumbs or []

@@ -30,8 +30,6 @@ def decode_image(data: bytes, name: str, limits: TaskLimits = LIMITS) -> TaskIma
     if len(data) > limits.max_file_bytes:
         raise ParamembedError(f"{name}: file is {len(data) / 2**20:.1f} MB, over the {limits.max_file_bytes // 2**20} MB limit")
     image = open_image(data, name, max_side=limits.stored_side)  # a JPEG decodes at the scale that is stored
-    if _blank(image) and _transparent(data):
-        raise ParamembedError(f"{name}: the image is fully transparent: there is nothing in it to learn from")
     if image.width * image.height > limits.max_image_pixels:
         raise ParamembedError(f"{name}: {image.width}x{image.height} pixels is over the {limits.max_image_pixels // 1_000_000} MP limit")
     if max(image.size) > limits.stored_side:
@@ -39,24 +37,6 @@ def decode_image(data: bytes, name: str, limits: TaskLimits = LIMITS) -> TaskIma
         image.thumbnail((limits.stored_side, limits.stored_side), Image.Resampling.LANCZOS)
     digest = hashlib.sha1(image.mode.encode() + str(image.size).encode() + image.tobytes()).hexdigest()[:16]
     return TaskImage(name, image, digest)
-
-
-def _blank(image: Image.Image) -> bool:
-    """One colour everywhere (what a fully transparent image becomes once flattened)."""
-    return all(low == high for low, high in (image.getextrema() if image.mode != "L" else [image.getextrema()]))
-
-
-def _transparent(data: bytes) -> bool:
-    """Whether the file's alpha is zero everywhere (read again only for images that flattened to one colour)."""
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            if img.mode in ("P", "L", "RGB") and "transparency" in img.info:
-                img = img.convert("RGBA")
-            if "A" not in img.getbands():
-                return False
-            return img.getchannel("A").getextrema() == (0, 0)
-    except Exception:  # the first decode accepted it; a second opinion must not refuse it
-        return False
 
 
 def drawing_to_png(rgba: np.ndarray) -> bytes:

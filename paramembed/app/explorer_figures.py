@@ -10,6 +10,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from paramembed import projection as P
+from paramembed.app.fonts import FIGURE_FONT
 from paramembed.app.messages import say
 from paramembed.embeddings import ClassEmbeddings
 
@@ -77,7 +78,8 @@ def class_scatter(emb: ClassEmbeddings, rows: np.ndarray, xy: np.ndarray, colour
         fig.update_layout(images=P.thumbnail_layout(xy, uris, size=0.045, opacity=np.where(bright, 1.0, DIM)))
     # No dragmode here: with lasso or box as the starting tool, Streamlit makes clicks plain events
     # that select nothing. Left unset, it starts in pan mode with click-to-select on.
-    fig.update_layout(showlegend=colour != "class" and len(set(frame[colour])) <= 40,
+    fig.update_layout(font_family=FIGURE_FONT,  # drawn without Streamlit's theme: name the Chinese font here
+                      showlegend=colour != "class" and len(set(frame[colour])) <= 40,
                       legend_title_text=group_word if colour == "alphabet" else say(f"colour_{colour}"),
                       margin=dict(l=0, r=0, t=30, b=0))
     return fig

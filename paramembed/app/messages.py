@@ -143,6 +143,7 @@ MESSAGES: dict[str, str] = {
                             "these classes apart. Treat these predictions as guesses.",
     # ---- results (results_view)
     "class_letter": "Class {letter}",
+    "query_name": "query {n}",
     "no_labelled": "n/a (no labelled queries)",
     "ink_light_on_dark": "light ink on dark",
     "rgb_centre_crop": "RGB centre crop",
@@ -555,13 +556,13 @@ MESSAGES: dict[str, str] = {
 }
 
 
-def say(key: str, **fields) -> str:
+def say(key: str, /, **fields) -> str:
     """The sentence `key`, in the language this session speaks, with its fields filled in."""
     from paramembed.app.language import catalog
 
     return catalog()[key].format(**fields)
 
 
-def say_n(key: str, n: int, **fields) -> str:
+def say_n(key: str, n: int, /, **fields) -> str:
     """`key_one` or `key_other` by `n` (English has two grammatical numbers; Chinese uses one text for both)."""
     return say(f"{key}_one" if n == 1 else f"{key}_other", n=n, **fields)

@@ -51,7 +51,7 @@ MESSAGES_ZH_CN: dict[str, str] = {
     "compare_no_model": "没有读取{reads}的 {method} 模型：需要一个在这类图像上用 {method} 训练的模型。",
     "method_absent": "没有可用的 {method} 模型（缺少 assets/models/{method}）；请换一种方法或模型。",
     "pretrained_missing": "不提供 ImageNet ResNet-18：本机上没有它的权重文件。{where}",
-    "measured": "**{model}** 在{what}上的实测结果。",
+    "measured": "**{model}** 的实测结果：{what}。",
     "not_measured": "**{model}**：没有实测准确率（只有随附的模型在 results/ 中有报告）。",
     "measured_cells": "{title}：{cells}",
     "measured_cell": "{ways}类{shots}样本 {accuracy}",
@@ -128,6 +128,7 @@ MESSAGES_ZH_CN: dict[str, str] = {
                             "请把这些预测当作猜测。",
     # ---- 结果（results_view）
     "class_letter": "类别 {letter}",
+    "query_name": "查询样本 {n}",
     "no_labelled": "无（没有有标签的查询样本）",
     "ink_light_on_dark": "深色背景上的浅色笔迹",
     "rgb_centre_crop": "RGB 中心裁剪",
@@ -295,10 +296,10 @@ MESSAGES_ZH_CN: dict[str, str] = {
     "source_playground": "试验场中手工制作的任务（它的类别）",
     "opening_dataset": "正在打开数据集（每个进程只打开一次）……",
     "no_model_to_explore": "还没有可探索的模型：请在“自己训练”页面训练一个，或运行 `make models`。",
-    "explorer_intro_glyph": "每个点是一个类别：它的支持图像经过模型，由生成器变成该类别的分类器权重。**要观察的是：**"
+    "explorer_intro_glyph": "每个点是一个类别：它的支持图像经过模型，由生成器变成该类别的分类器权重。**要观察的是**："
                             "同一字母表的类别是否聚在一起，以及增加样本数时一个类别移动了多远（点击一个点，可以看到它的"
                             "手绘图和近邻）。",
-    "explorer_intro_photo": "每个点是一个类别：它的支持图像经过模型，由生成器变成该类别的分类器权重。**要观察的是：**"
+    "explorer_intro_photo": "每个点是一个类别：它的支持图像经过模型，由生成器变成该类别的分类器权重。**要观察的是**："
                             "同一组的类别是否聚在一起，以及增加样本数时一个类别移动了多远（点击一个点，可以看到它的图像"
                             "和近邻）。",
     "admin_token": "管理员令牌",
@@ -383,8 +384,8 @@ MESSAGES_ZH_CN: dict[str, str] = {
     "drift_band": "10-90% 的类别",
     "drift_median": "中位类别",
     "drift_x": "样本数",
-    "drift_y_embedding": "与 {k} 样本嵌入的余弦",
-    "drift_y_weights": "与 {k} 样本权重的余弦",
+    "drift_y_embedding": "与{k}样本嵌入的余弦",
+    "drift_y_weights": "与{k}样本权重的余弦",
     "drift_caption": "选中的类别各自画成一条线。",
     "export_heading": "导出到 Embedding Projector",
     "export_caption": "{rows} 行，每行 {numbers} 个数；在 projector.tensorflow.org 用 “Load” 加载这两个文件。",

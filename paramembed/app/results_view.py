@@ -46,6 +46,7 @@ class TaskView:
     class_thumbs: list  # one PIL thumbnail per class: its first support image as the model reads it
     query_thumbs: list
     support_thumbs: list | None = None  # one per support image, in support order
+    query_names: list[str] | None = None  # a sampled task's "query 1" in the session's language; else file names
 
     @classmethod
     def of(cls, task, support, query) -> "TaskView":
@@ -57,10 +58,14 @@ class TaskView:
             [thumbnail(to_display(support[i])) for i in first],
             [thumbnail(to_display(q)) for q in query],
             [thumbnail(to_display(s)) for s in support],
+            [say("query_name", n=i + 1) for i in range(len(query))] if task.source == "sample" else list(task.query_names),
         )
 
     def label(self, c: int) -> str:
         return self.labels[c]
+
+    def query_name(self, i: int) -> str:
+        return (self.query_names or self.task.query_names)[i]
 
 
 def percent(x: float | None) -> str:
@@ -144,7 +149,7 @@ def _card(view: TaskView, result, i: int, top_k: int, style: Style, mark_below: 
     with st.container(border=True):
         # One image per column, each column as wide as its image: the two never overlap.
         a, b = st.columns(2, vertical_alignment="bottom")
-        a.image(view.query_thumbs[i], width=style.query_thumb, caption=md_text(task.query_names[i]))
+        a.image(view.query_thumbs[i], width=style.query_thumb, caption=md_text(view.query_name(i)))
         b.image(view.class_thumbs[predicted], width=style.class_thumb)  # its label is in the verdict below
         text = say("predicted", label=md_text(view.label(predicted)))
         if truth is None:
@@ -233,7 +238,7 @@ def pick_query(view: TaskView, result) -> int:
     task = view.task
     return st.selectbox(
         say("query"), range(len(task.query)), key="why_query",
-        format_func=lambda i: say("query_option", n=i + 1, name=task.query_names[i], label=view.label(result.predictions[i])),
+        format_func=lambda i: say("query_option", n=i + 1, name=view.query_name(i), label=view.label(result.predictions[i])),
     )
 
 
@@ -244,7 +249,7 @@ def why_this_prediction(view: TaskView, why: Explanation, index: int, style: Sty
     predicted = why.prediction
     liked = most_like(why, task.support_labels)
     a, b = st.columns([1, 5], vertical_alignment="center")
-    a.image(view.query_thumbs[index], width=style.query_thumb, caption=md_text(task.query_names[index]))
+    a.image(view.query_thumbs[index], width=style.query_thumb, caption=md_text(view.query_name(index)))
     with b:
         if liked == predicted:
             label = md_text(view.label(predicted))  # user text: shown literally, never as Markdown

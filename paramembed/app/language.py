@@ -22,6 +22,9 @@ ENGLISH, CHINESE = "en", "zh-CN"
 LANGUAGES = {ENGLISH: "English", CHINESE: "简体中文"}
 CATALOGS = {ENGLISH: MESSAGES, CHINESE: MESSAGES_ZH_CN}
 KEY = "lang"  # the picker's widget key and the query parameter's name
+# The picker's label is the same in every language: whoever cannot read the page finds it, and the
+# browser keeps the widget it shows (a label that changed with the language made it send "English" back).
+LABEL = "Language / 语言"
 
 
 def normalise(code: object) -> str | None:
@@ -89,10 +92,11 @@ def picker() -> str:
 
     from paramembed.app.messages import say
 
-    if st.session_state.get(KEY) not in CATALOGS:
-        st.session_state[KEY] = first_visit()
-    lang = st.sidebar.selectbox(say("language"), list(LANGUAGES), format_func=LANGUAGES.get, key=KEY,
-                                help=say("language_help"), on_change=_remember)
+    # The first run's choice goes in as the widget's index, not into st.session_state: a value set
+    # there before the widget existed made the widget drop the person's later pick.
+    current_lang = st.session_state.get(KEY) if st.session_state.get(KEY) in CATALOGS else first_visit()
+    lang = st.sidebar.selectbox(LABEL, list(LANGUAGES), index=list(LANGUAGES).index(current_lang),
+                                format_func=LANGUAGES.get, key=KEY, help=say("language_help"), on_change=_remember)
     # A page switch clears the address's parameters: put the language back on every run.
     if st.query_params.get(KEY) != lang:
         st.query_params[KEY] = lang

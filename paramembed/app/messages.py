@@ -21,7 +21,6 @@ MESSAGES: dict[str, str] = {
     "page_explorer": "Embedding explorer",
     "page_curves": "Training curves",
     "page_train": "Train it yourself",
-    "language": "Language / 语言",
     "language_help": "The app's language; it stays in the page's address (?lang=...), so a reload keeps it.",
     "error_lead": "{detail}",
     # ---- sidebar pickers (paramembed.ui)

@@ -16,7 +16,6 @@ MESSAGES_ZH_CN: dict[str, str] = {
     "page_explorer": "嵌入探索器",
     "page_curves": "训练曲线",
     "page_train": "自己训练",
-    "language": "语言 / Language",
     "language_help": "界面语言；它保存在页面地址中（?lang=...），刷新页面后仍然有效。",
     "error_lead": "出错了（英文原文）：{detail}",
     # ---- 侧栏选择器（paramembed.ui）

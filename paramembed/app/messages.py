@@ -23,6 +23,7 @@ MESSAGES: dict[str, str] = {
     "page_train": "Train it yourself",
     "language_help": "The app's language; it stays in the page's address (?lang=...), so a reload keeps it.",
     "error_lead": "{detail}",
+    "library_note": "{detail}",
     # ---- sidebar pickers (paramembed.ui)
     "loading_model": "Loading the model (once per process)...",
     "loading_pretrained": "Loading ImageNet ResNet-18 (once per process)...",

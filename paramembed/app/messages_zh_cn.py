@@ -18,6 +18,7 @@ MESSAGES_ZH_CN: dict[str, str] = {
     "page_train": "自己训练",
     "language_help": "界面语言；它保存在页面地址中（?lang=...），刷新页面后仍然有效。",
     "error_lead": "出错了（英文原文）：{detail}",
+    "library_note": "说明（英文原文）：{detail}",
     # ---- 侧栏选择器（paramembed.ui）
     "loading_model": "正在加载模型（每个进程只加载一次）……",
     "loading_pretrained": "正在加载 ImageNet ResNet-18（每个进程只加载一次）……",

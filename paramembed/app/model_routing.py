@@ -123,7 +123,7 @@ def resolve(selected: ui.ModelChoice, method: str, device: str, choices: list[ui
         if ui.is_pretrained(selected):
             _, notice = ui.load_pretrained_cached(device)
             if notice:  # the weights vanished after the picker offered them
-                st.warning(notice)
+                st.warning(say("library_note", detail=notice))
                 fallback = ui.shipped_or_first(choices, 3, "photo")
                 if fallback is None:
                     st.info(say("no_photo_fallback"))

@@ -134,7 +134,7 @@ def sample_section(spec, family: str, source_slot=None):
         try:
             source, data = _source_picker(family)
         except ParamembedError as err:
-            st.info(str(err))
+            st.info(say("library_note", detail=str(err)))
             return None
     cols = st.columns([1, 1, 1, 1, 1.2, 1.1], vertical_alignment="bottom")
     ways = cols[0].number_input(say("ways_classes"), 2, 20, 5, key="sample_ways")

@@ -21,6 +21,7 @@ from paramembed import projection as P
 from paramembed.app import explorer_figures as F
 from paramembed.app.display import md_text
 from paramembed.app.layout import page_style
+from paramembed.app.library_text import library_text
 from paramembed.app.messages import say
 from paramembed.data.cache import LRU
 from paramembed.errors import ParamembedError
@@ -130,7 +131,7 @@ if source == "playground":
         task = draft.build() if draft is not None else None
     except ParamembedError as err:
         task = None
-        st.warning(say("playground_not_ready", detail=md_text(err)))
+        st.warning(say("playground_not_ready", detail=md_text(library_text(err))))
     if task is None or task.ways < 2:
         st.info(say("build_playground_task"))
         st.stop()

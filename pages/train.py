@@ -22,6 +22,7 @@ from paramembed.config import RUN_NAME
 from paramembed.data.archives import UPLOAD_LIMITS
 from paramembed.errors import ParamembedError
 from paramembed.app import run_text as T
+from paramembed.app.library_text import library_text
 from paramembed.app.messages import say
 from paramembed.methods import TRAINABLE
 from paramembed.serving import serving_from_env
@@ -34,7 +35,7 @@ st.title(say("train_title"))
 try:
     serving = serving_from_env()
 except ParamembedError as err:
-    st.error(say("server_settings_wrong", detail=err), icon=":material/error:")
+    st.error(say("server_settings_wrong", detail=library_text(err)), icon=":material/error:")
     st.stop()
 root = R.runs_root()
 # The stop key: identifies whoever starts a run as its owner (a digest goes in the run folder). It
@@ -119,7 +120,7 @@ def stop_control(name: str) -> None:
             try:
                 P.stop_run(name, root, token=owner, admin=may_stop_any)
             except ParamembedError as err:
-                st.error(say("error_lead", detail=err), icon=":material/error:")
+                st.error(say("error_lead", detail=library_text(err)), icon=":material/error:")
             else:
                 st.rerun()
         if P.owns(folder, owner) and serving.on_network:
@@ -212,7 +213,7 @@ if submitted:
             # Refused starts remove what they unpacked: no orphan dataset stays on the server.
             P.start_run(config, root, owner=owner, upload=upload.getvalue() if data == "upload" else None)
     except ParamembedError as err:
-        st.error(say("error_lead", detail=err), icon=":material/error:")
+        st.error(say("error_lead", detail=library_text(err)), icon=":material/error:")
     else:
         st.session_state["train_run"] = config.name
         st.rerun()

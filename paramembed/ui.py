@@ -15,6 +15,7 @@ import threading
 import streamlit as st
 
 from paramembed.app.display import md_text
+from paramembed.app.library_text import library_text
 from paramembed.app.messages import say
 from paramembed.data.cache import LRU
 from paramembed.errors import ParamembedError
@@ -178,7 +179,7 @@ def show_error(err: Exception) -> None:
     """A user error as one red line (never a traceback)."""
     # The message may name a visitor's file or class: shown as text, never as Markdown. The library's
     # messages are English (the CLI's too); in Chinese a translated lead says so (see say("error_lead")).
-    st.error(say("error_lead", detail=md_text(err)), icon=":material/error:")  # Material, not emoji: no emoji font needed
+    st.error(say("error_lead", detail=md_text(library_text(err))), icon=":material/error:")  # Material, not emoji: no emoji font needed
 
 
 def memo(name: str, key, compute, max_entries: int = 16):

@@ -24,6 +24,15 @@ MESSAGES: dict[str, str] = {
     "language_help": "The app's language; it stays in the page's address (?lang=...), so a reload keeps it.",
     "error_lead": "{detail}",
     "library_note": "{detail}",
+    "english_original": "{detail}",
+    # the library's common messages, word for word (paramembed.app.library_text reads them back)
+    "lib_two_classes_none": "a task needs at least two classes (none yet)",
+    "lib_two_classes_only": "a task needs at least two classes (only {name})",
+    "lib_class_no_images": "class {name} has no images: add at least one, or remove the class",
+    "lib_class_too_many": "class {name} has over {n} images",
+    "lib_class_exists": "there is already a class named {name}",
+    "lib_too_many_classes": "a task holds at most {n} classes",
+    "lib_class_needs_name": "a class needs a name",
     # ---- sidebar pickers (paramembed.ui)
     "loading_model": "Loading the model (once per process)...",
     "loading_pretrained": "Loading ImageNet ResNet-18 (once per process)...",

@@ -9,7 +9,8 @@ they are written in code and in papers.
 from __future__ import annotations
 
 # The library's own messages (errors, a missing file's instructions) stay English, as on the command
-# line; a message that shows one says so just before it: "（英文原文）：{detail}".
+# line, marked "（英文原文）" (english_original); the common ones are translated (the lib_ keys).
+# Both by paramembed.app.library_text, before they fill a {detail}.
 MESSAGES_ZH_CN: dict[str, str] = {
     # ---- 应用框架（app.py）
     "page_playground": "试验场",
@@ -17,8 +18,17 @@ MESSAGES_ZH_CN: dict[str, str] = {
     "page_curves": "训练曲线",
     "page_train": "自己训练",
     "language_help": "界面语言；它保存在页面地址中（?lang=...），刷新页面后仍然有效。",
-    "error_lead": "出错了（英文原文）：{detail}",
-    "library_note": "说明（英文原文）：{detail}",
+    "error_lead": "出错了：{detail}",
+    "library_note": "说明：{detail}",
+    "english_original": "（英文原文）{detail}",
+    # 库的常见信息（paramembed.app.library_text）
+    "lib_two_classes_none": "一个任务至少需要两个类别（还没有类别）",
+    "lib_two_classes_only": "一个任务至少需要两个类别（目前只有 {name}）",
+    "lib_class_no_images": "类别 {name} 还没有图像：至少添加一张，或删除这个类别",
+    "lib_class_too_many": "类别 {name} 的图像超过了 {n} 张",
+    "lib_class_exists": "已经有一个名为 {name} 的类别",
+    "lib_too_many_classes": "一个任务最多有 {n} 个类别",
+    "lib_class_needs_name": "类别需要一个名称",
     # ---- 侧栏选择器（paramembed.ui）
     "loading_model": "正在加载模型（每个进程只加载一次）……",
     "loading_pretrained": "正在加载 ImageNet ResNet-18（每个进程只加载一次）……",
@@ -52,7 +62,7 @@ MESSAGES_ZH_CN: dict[str, str] = {
     "method_has_no_model": "没有读取{reads}的 {method} 模型；改用 **{model}** 及其自身的方法 **{own}** 运行。",
     "compare_no_model": "没有读取{reads}的 {method} 模型：需要一个在这类图像上用 {method} 训练的模型。",
     "method_absent": "没有可用的 {method} 模型（缺少 assets/models/{method}）；请换一种方法或模型。",
-    "pretrained_missing": "不提供 ImageNet ResNet-18：本机上没有它的权重文件。放置权重文件的方法（英文原文）：{where}",
+    "pretrained_missing": "不提供 ImageNet ResNet-18：本机上没有它的权重文件。{where}",
     "measured": "**{model}** 的实测结果：{what}。",
     "not_measured": "**{model}**：没有实测准确率（只有随附的模型在 results/ 中有报告）。",
     "measured_cells": "{title}：{cells}",
@@ -242,7 +252,7 @@ MESSAGES_ZH_CN: dict[str, str] = {
     "one_alphabet_help": "所有类别来自同一个字母表：更难，字符彼此相似",
     "new_task": "新任务",
     "task_origin": "随机种子 {seed} 的第 {index} 个任务，取自{data}。",
-    "sampling_unavailable": "这个模型无法采样（英文原文）：{detail}",
+    "sampling_unavailable": "这个模型无法采样：{detail}",
     "target_class": "类别：{name}",
     "target_query": "查询样本（无标签）",
     "target_query_labelled": "标签为 {name} 的查询样本",
@@ -273,7 +283,7 @@ MESSAGES_ZH_CN: dict[str, str] = {
     "query_images": "查询图像",
     "add_class_first_draw": "请先添加一个类别，然后在这里画出它的样本。",
     "add_class_first_photograph": "请先添加一个类别，然后在这里拍摄它的样本。",
-    "canvas_unavailable": "这里无法使用画布；请改用上传或拍照。原因（英文原文）：{detail}",
+    "canvas_unavailable": "这里无法使用画布；请改用上传或拍照。原因：{detail}",
     "add_drawing_to": "把手绘图添加到",
     "add_drawing": "添加手绘图",
     "drawing_empty": "画布是空的：请先画点什么",
@@ -283,7 +293,7 @@ MESSAGES_ZH_CN: dict[str, str] = {
     "take_photo": "拍照",
     "builder_caption": "上传、手绘和拍照都添加到同一个任务中，可以混合使用。限制：{limits}。",
     "start_over": "重新开始（清空整个任务）",
-    "not_a_task_yet": "还不是一个任务（英文原文）：{detail}。",
+    "not_a_task_yet": "还不是一个任务：{detail}。",
     # ---- 嵌入探索器页面
     "explorer_title": "权重嵌入探索器",
     "space_embedding": "参数嵌入",
@@ -321,7 +331,7 @@ MESSAGES_ZH_CN: dict[str, str] = {
     "shot_counts": "要生成的样本数",
     "shot_counts_help": "每个类别在每种样本数下各得到一个嵌入",
     "choose_shot_count": "请在侧栏中至少选择一种样本数。",
-    "playground_not_ready": "试验场的任务还没准备好（英文原文）：{detail}",
+    "playground_not_ready": "试验场的任务还没准备好：{detail}",
     "build_playground_task": "请先在试验场页面构建一个至少有两个类别的任务，或选择其他来源。",
     "playground_fewest": "试验场任务中最小的类别有 {n} 张支持图像；只显示不超过 {n} 的样本数。",
     "upload_archive_hint": "请在侧栏中上传一个压缩包：alphabet/character/image 文件夹（Omniglot）或 class/image 文件夹。",
@@ -457,7 +467,7 @@ MESSAGES_ZH_CN: dict[str, str] = {
     "download_csv": "下载 CSV",
     # ---- 训练页面
     "train_title": "自己训练",
-    "server_settings_wrong": "服务器的设置有误（英文原文）：{detail}",
+    "server_settings_wrong": "服务器的设置有误：{detail}",
     "runs_written_to": "训练运行写入 `{folder}`。完成的运行会出现在试验场的模型选择器中（那里任何包含 model.safetensors 和 "
                        "config.json 的文件夹都会出现）。",
     "admin": "管理员",

@@ -16,6 +16,7 @@ from pathlib import Path
 import streamlit as st
 
 from paramembed import ParamembedError, ui
+from paramembed.app.library_text import library_text
 from paramembed.app.measured import Measured, measured
 from paramembed.app.messages import MESSAGES, say
 from paramembed.checkpoint import ASSETS
@@ -87,8 +88,8 @@ def pretrained_offered() -> tuple[bool, str]:
     try:
         found = find_weights()
     except PretrainedUnavailable as err:
-        return False, say("pretrained_missing", where=str(err))
-    return (True, "") if found else (False, say("pretrained_missing", where=missing_weights_message()))
+        return False, say("pretrained_missing", where=library_text(err))
+    return (True, "") if found else (False, say("pretrained_missing", where=library_text(missing_weights_message())))
 
 
 def on_pick_model() -> None:
@@ -123,7 +124,7 @@ def resolve(selected: ui.ModelChoice, method: str, device: str, choices: list[ui
         if ui.is_pretrained(selected):
             _, notice = ui.load_pretrained_cached(device)
             if notice:  # the weights vanished after the picker offered them
-                st.warning(say("library_note", detail=notice))
+                st.warning(say("library_note", detail=library_text(notice)))
                 fallback = ui.shipped_or_first(choices, 3, "photo")
                 if fallback is None:
                     st.info(say("no_photo_fallback"))

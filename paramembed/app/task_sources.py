@@ -17,6 +17,7 @@ from paramembed.app.display import md_text, thumbnail
 from paramembed.data.preprocess import IMAGE_SUFFIXES
 from paramembed.errors import ParamembedError
 from paramembed.family import PHOTO
+from paramembed.app.library_text import library_text
 from paramembed.app.messages import say, say_n
 from paramembed.tasks import LIMITS, DraftStore, TaskDraft, drawing_to_png, open_task, sample_task, save_draft
 from paramembed.tasks.store import new_id
@@ -134,7 +135,7 @@ def sample_section(spec, family: str, source_slot=None):
         try:
             source, data = _source_picker(family)
         except ParamembedError as err:
-            st.info(say("library_note", detail=str(err)))
+            st.info(say("library_note", detail=library_text(err)))
             return None
     cols = st.columns([1, 1, 1, 1, 1.2, 1.1], vertical_alignment="bottom")
     ways = cols[0].number_input(say("ways_classes"), 2, 20, 5, key="sample_ways")
@@ -156,7 +157,7 @@ def sample_section(spec, family: str, source_slot=None):
             return _cached_sample(tuple(sorted(vars(spec).items())), source, int(ways), int(shots), int(queries),
                                   bool(within), int(seed), index)
     except (ParamembedError, ImportError) as err:
-        st.info(say("sampling_unavailable", detail=md_text(err)))
+        st.info(say("sampling_unavailable", detail=md_text(library_text(err))))
         return None
 
 
@@ -184,7 +185,7 @@ def show_notices() -> None:
 
 def report(problems: list[str], added: str) -> None:
     """After adding files: one warning per rejected file (it names the file and why), else `added`."""
-    notify([say("error_lead", detail=p) for p in problems], "warning")  # the library's words: English
+    notify([say("error_lead", detail=library_text(p)) for p in problems], "warning")  # the library's words: English
     if added:
         notify([added], "success")
 
@@ -258,7 +259,7 @@ def on_zip_upload() -> None:
         try:
             problems = d.add_zip(data, name)
         except ParamembedError as err:
-            notify([say("error_lead", detail=str(err))], "error")
+            notify([say("error_lead", detail=library_text(err))], "error")
             continue
         added = _count() - before
         report(problems, say_n("zip_added", added, name=name))
@@ -283,7 +284,7 @@ def on_add_class() -> None:
         st.session_state["new_class_name"] = ""
         notify([say("added_class", name=repr(name))], "success")
     except ParamembedError as err:
-        notify([say("error_lead", detail=str(err))], "error")
+        notify([say("error_lead", detail=library_text(err))], "error")
 
 
 def on_rename(old: str, key: str) -> None:
@@ -295,7 +296,7 @@ def on_rename(old: str, key: str) -> None:
         st.session_state[key] = new
     except ParamembedError as err:
         st.session_state[key] = old  # keep the old name in the box: nothing changed
-        notify([say("error_lead", detail=str(err))], "error")
+        notify([say("error_lead", detail=library_text(err))], "error")
 
 
 def on_remove(name: str) -> None:
@@ -362,7 +363,7 @@ def on_open_task(choices: list) -> None:
     try:
         opened = open_task(data, name)
     except ParamembedError as err:
-        notify([say("error_lead", detail=str(err))], "error")
+        notify([say("error_lead", detail=library_text(err))], "error")
         return
     by_name = {c.name: c for c in choices}
     if opened.model in by_name:
@@ -474,7 +475,7 @@ def draw_section() -> None:
     try:
         from streamlit_drawable_canvas import st_canvas
     except Exception as err:  # a frontend component: its import can fail outside a real server
-        st.warning(say("canvas_unavailable", detail=md_text(err)))
+        st.warning(say("canvas_unavailable", detail=md_text(library_text(err))))
         return
     target = st.selectbox(say("add_drawing_to"), targets(d), format_func=target_label, key="draw_target")
     n = st.session_state.get("canvas_round", 0)
@@ -487,14 +488,14 @@ def draw_section() -> None:
             empty = canvas is None or canvas.image_data is None
             png = None if empty else drawing_to_png(canvas.image_data)
         except ParamembedError as err:
-            st.warning(say("error_lead", detail=md_text(err)))
+            st.warning(say("error_lead", detail=md_text(library_text(err))))
         else:
             problems = [] if empty else add_to(target, [(f"drawing-{n + 1}.png", png)])
             if empty:
                 st.warning(say("drawing_empty"))
             elif problems:
                 for p in problems:
-                    st.warning(say("error_lead", detail=md_text(p)))
+                    st.warning(say("error_lead", detail=md_text(library_text(p))))
             else:
                 st.session_state["canvas_round"] = n + 1  # a fresh key gives an empty canvas
                 notify([say("added_drawing", target=target_label(target))], "success")
@@ -524,5 +525,5 @@ def hand_made_section(source: str):
     try:
         return draft().build()
     except ParamembedError as err:
-        st.info(say("not_a_task_yet", detail=md_text(err)))
+        st.info(say("not_a_task_yet", detail=md_text(library_text(err))))
         return None

@@ -190,3 +190,68 @@ def test_confidence_reasons_are_translated(monkeypatch):
     for probs, mark in (([0.3, 0.25, 0.25, 0.2], None), ([0.5, 0.45, 0.05], None), ([0.5, 0.3, 0.2], 0.6)):
         sure = confidence(probs, mark)
         assert sure.low and not re.search(r"[A-Za-z]{3}", confidence_reason(sure.reason)), sure.reason
+
+
+def library_messages() -> list[str]:
+    """The library's messages a class meets while building a task, made by the library itself."""
+    from dataclasses import replace
+
+    from paramembed.errors import ParamembedError
+    from paramembed.tasks import LIMITS, TaskDraft, decode_files
+
+    messages = []
+
+    def catch(action):
+        try:
+            action()
+        except ParamembedError as err:
+            messages.append(str(err))
+        else:
+            raise AssertionError("the library accepted it")
+
+    draft = TaskDraft()
+    catch(draft.build)  # no class
+    draft.add_class("猫")
+    catch(draft.build)  # a class with no images
+    images, _ = decode_files([("a.png", _png())])
+    draft.add_images("猫", images)
+    catch(draft.build)  # only one class
+    catch(lambda: draft.add_class("猫"))
+    catch(lambda: draft.add_class("  "))
+    small = TaskDraft(limits=replace(LIMITS, max_classes=1, max_images_per_class=0))
+    small.add_class("dog")
+    catch(lambda: small.add_class("owl"))
+    small.classes["dog"] = images  # over its limit of 0 images
+    catch(small.build)
+    return messages
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((28, 28), 200, np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_common_library_messages_are_said_in_chinese_and_unchanged_in_english(monkeypatch):
+    from paramembed.app.library_text import KNOWN, library_text
+
+    messages = library_messages()
+    assert len(messages) == len(KNOWN), messages  # one of each known form
+    monkeypatch.delenv(language.ENV, raising=False)
+    assert [library_text(m) for m in messages] == messages  # English pages show the library's own words
+    monkeypatch.setenv(language.ENV, "zh-CN")
+    for message in messages:
+        said = library_text(message)
+        assert not said.startswith("（英文原文）"), f"not translated: {message!r}"
+        assert not re.search(r"[A-Za-z]{3}", said.replace("'dog'", "")), said
+
+
+def test_other_library_messages_are_marked_as_english(monkeypatch):
+    from paramembed.app.library_text import library_text
+
+    monkeypatch.setenv(language.ENV, "zh-CN")
+    assert library_text("'x.png' is not an image") == "（英文原文）'x.png' is not an image"

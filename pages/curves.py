@@ -40,7 +40,7 @@ statuses = {run.label: ("finished" if run.source in ("shipped", "backbone") else
 default = [label for label, run in by_label.items() if run.source in ("shipped", "backbone")] or list(by_label)[:4]
 # The widget's values stay the library's labels ("shipped: hyper"): shown in the session's language.
 names = {run.label: T.run_label(run) for run in all_runs}
-chosen = st.multiselect(say("runs"), list(by_label), default=default[:12], key="curves_runs",
+chosen = st.multiselect(say("runs"), list(by_label), default=default[:12], key="curves_runs", placeholder=say("choose_options"),
                         format_func=lambda label: say("run_option", label=names[label], status=T.status(statuses[label])))
 c1, c2, c3 = st.columns(3)
 smoothing = c1.slider(say("smoothing"), 0.0, 0.99, 0.6, 0.01, key="curves_smoothing", help=say("smoothing_help"))

@@ -109,7 +109,7 @@ with st.sidebar:
                           help=say(f"classes_help_{FAMILY}"))
     per_group = st.slider(say(f"per_group_{FAMILY}"), 2, 50, 10, key="explorer_per_group",
                           help=say(f"per_group_help_{FAMILY}"))
-    shots_list = st.multiselect(say("shot_counts"), SHOT_CHOICES, default=[1, 5],
+    shots_list = st.multiselect(say("shot_counts"), SHOT_CHOICES, default=[1, 5], placeholder=say("choose_options"),
                                 key="explorer_shots", help=say("shot_counts_help"))
     seed = st.number_input(say("seed"), 0, 10_000, 0, key="explorer_seed")
 
@@ -271,7 +271,8 @@ def explore() -> None:
     if dims == 2 and event and event.selection and event.selection.points:
         selected = [int(p["customdata"][0]) for p in event.selection.points if p.get("customdata")]
     by_label = {say("pick_option", name=emb.names[r], shots=emb.shots[r]): int(r) for r in rows}
-    picked = st.multiselect(say("or_pick_classes"), list(by_label), key="explorer_picked", max_selections=12)
+    picked = st.multiselect(say("or_pick_classes"), list(by_label), key="explorer_picked", max_selections=12,
+                            placeholder=say("choose_options"))
     selected = list(dict.fromkeys(selected + [by_label[p] for p in picked if p in by_label]))
     if selected:
         k = st.slider(say("neighbours"), 1, 10, 5, key="explorer_neighbours")

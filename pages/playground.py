@@ -44,7 +44,7 @@ st.sidebar.toggle(
 )
 method = ui.method_picker(picked)
 compare = st.sidebar.multiselect(
-    say("compare_with"), [m for m in METHODS if m != method], key="compare",
+    say("compare_with"), [m for m in METHODS if m != method], key="compare", placeholder=say("choose_options"),
     help=say("compare_help", slow=say("name_separator").join(sorted(SLOW))),
 )
 device = ui.device_picker()

@@ -58,6 +58,7 @@ MESSAGES: dict[str, str] = {
     "method_summary_maml": "MAML baseline: the whole network takes gradient steps on the support set",
     "method_summary_finetune": "baseline: a linear head trained for 100 steps on frozen features",
     "method_help_item": "{method}: {summary}",
+    "choose_options": "Choose options",
     "list_separator": "; ",
     "name_separator": ", ",
     # ---- what runs (model routing)

@@ -53,6 +53,7 @@ MESSAGES_ZH_CN: dict[str, str] = {
     "method_summary_maml": "MAML 基线：整个网络在支持集上做梯度更新",
     "method_summary_finetune": "基线：在冻结的特征上训练一个线性分类头 100 步",
     "method_help_item": "{method}：{summary}",
+    "choose_options": "请选择",
     "list_separator": "；",
     "name_separator": "、",
     # ---- 实际运行的模型（model routing）

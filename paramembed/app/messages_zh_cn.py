@@ -141,7 +141,7 @@ MESSAGES_ZH_CN: dict[str, str] = {
                             "请把这些预测当作猜测。",
     # ---- 结果（results_view）
     "class_letter": "类别 {letter}",
-    "query_name": "查询样本 {n}",
+    "query_name": "查询 {n}",  # under a 64-pixel thumbnail: short
     "no_labelled": "无（没有有标签的查询样本）",
     "ink_light_on_dark": "深色背景上的浅色笔迹",
     "rgb_centre_crop": "RGB 中心裁剪",
@@ -162,8 +162,9 @@ MESSAGES_ZH_CN: dict[str, str] = {
     "side_by_side": "**同一任务上的并排比较**",
     "run_slow": "在这个任务上运行 {names}",
     "run_slow_help": "这些方法对每个任务都要做梯度更新：需要几秒而不是几毫秒，所以只在你要求时运行",
-    "predicted": "预测：**{label}**",
-    "predicted_wrong": "预测：**{label}**  \n真实：{truth}",
+    # The label on a line of its own: a card is narrow, and Chinese wraps between any two characters.
+    "predicted": "预测：  \n**{label}**",
+    "predicted_wrong": "预测：  \n**{label}**  \n真实：{truth}",
     "top_k_bar": "{label}：{prob}",
     "predictions_need_queries": "添加查询图像后才能看到预测。",
     "confusion_title": "混淆矩阵（行：真实类别，列：预测类别）",

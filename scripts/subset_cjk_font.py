@@ -10,8 +10,8 @@ characters of its Chinese catalog, plus the 3,755 common hanzi of GB 2312 level 
 names a teacher types in Chinese render too. Only CJK code points are kept: Latin text stays in
 Streamlit's own Source Sans (the font is declared with a matching unicode-range in
 .streamlit/config.toml). Licence: SIL Open Font License 1.1 (static/fonts/OFL.txt), which allows
-shipping a subset under the font's own name... except its Reserved Font Name, so the subset is
-renamed "paramembed CJK" (OFL section 3).
+shipping a modified (subset) font; a modified font may not use a Reserved Font Name (the
+Adobe-made CJK faces reserve "Source"), so the subset is named "paramembed CJK" (OFL section 3).
 """
 
 from __future__ import annotations
@@ -76,6 +76,10 @@ def main() -> None:
     face.flavor = "woff2"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     face.save(args.out)
+    # The characters it holds, beside it: tests/app/test_i18n.py checks the Chinese catalog against
+    # this list without needing fontTools (rebuild the font when that test fails).
+    held = sorted(chr(c) for c in face.getBestCmap())
+    Path(args.out).with_suffix(".chars.txt").write_text("".join(held) + "\n", encoding="utf-8")
     print(f"{args.out}: {len(chars)} characters, {Path(args.out).stat().st_size / 1024:.0f} KiB")
 
 

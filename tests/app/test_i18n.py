@@ -255,3 +255,18 @@ def test_other_library_messages_are_marked_as_english(monkeypatch):
 
     monkeypatch.setenv(language.ENV, "zh-CN")
     assert library_text("'x.png' is not an image") == "（英文原文）'x.png' is not an image"
+
+
+# ============ the Chinese font ============
+def test_the_shipped_font_holds_every_chinese_character_the_catalog_uses():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    (face,) = config["theme"]["fontFaces"]
+    font = ROOT / "static" / face["url"].removeprefix("app/static/")
+    assert font.is_file() and font.stat().st_size < 2 * 2**20, font  # served, and small
+    assert face["family"] in config["theme"]["light"]["font"] and face["family"] in config["theme"]["dark"]["font"]
+    held = set(font.with_suffix(".chars.txt").read_text(encoding="utf-8").strip())
+    used = {c for text in MESSAGES_ZH_CN.values() for c in text if "\u2e80" <= c <= "\u9fff" or "\uff00" <= c <= "\uffef"}
+    missing = used - held
+    assert not missing, f"rebuild the font (scripts/subset_cjk_font.py): {''.join(sorted(missing))}"

@@ -35,7 +35,7 @@ def test_bad_override_and_missing_file(tmp_path):
 import math  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from paramembed.config import check_device, validate_train_config  # noqa: E402
+from paramembed.config_checks import check_device, validate_train_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

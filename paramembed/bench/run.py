@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from paramembed.bench.adaptation import REFERENCE, SHAPES, adaptation_section, batched_section, method_rows, resolve_models, sample_tasks
 from paramembed.bench.app import app_section
-from paramembed.bench.cli import SECTIONS
+from paramembed.bench.sections import SECTIONS
 from paramembed.bench.data import data_section
 from paramembed.bench.machine import machine_section
 from paramembed.bench.photos import photos_section

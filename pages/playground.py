@@ -122,15 +122,20 @@ except ParamembedError as err:
     st.stop()
 
 clf = result.classifier
+# Only the open tab runs (picking another one reruns the page): a click elsewhere does not pay for
+# the explanation's features and figures, the parameters' heatmaps or the export.
 tab_queries, tab_why, tab_params, tab_download = st.tabs(
-    ["Queries", "Why this prediction?", "Generated parameters", "Download"])
+    ["Queries", "Why this prediction?", "Generated parameters", "Download"], key="result_tab", on_change="rerun")
 
 mark_below = getattr(model.calibration, "mark_below", None)  # the calibrated model's own threshold
 with tab_queries:
-    view_.query_results(view, result, top_k, style, mark_below)
+    if tab_queries.open:
+        view_.query_results(view, result, top_k, style, mark_below)
 
 with tab_why:
-    if not task.query:
+    if not tab_why.open:
+        pass
+    elif not task.query:
         st.info("Add query images to see why each was classified as it was.")
     else:
         index = view_.pick_query(view, result)
@@ -139,9 +144,11 @@ with tab_why:
         view_.why_this_prediction(view, why, index, style)
 
 with tab_params:
-    view_.parameters(view, clf)
+    if tab_params.open:
+        view_.parameters(view, clf)
 
-with tab_download:
+
+def download_tab() -> None:
     model_ref = routing.model_name(runner) if routing.is_shipped(runner) else runner.path
     st.download_button(
         "Download the classifier (.safetensors)", icon=":material/download:",
@@ -171,3 +178,8 @@ with tab_download:
                                mime="application/octet-stream", key="download_onnx", icon=":material/download:")
             st.caption(say("onnx_caption"))
             st.code(onnx_snippet(), language="python")
+
+
+with tab_download:
+    if tab_download.open:
+        download_tab()

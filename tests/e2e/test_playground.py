@@ -175,6 +175,8 @@ def test_switch_models_and_methods(app):
     data = open(download.value.path(), "rb").read()
     header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
     assert header["weights"]["shape"][:2] == [1, 5] and len(json.loads(header["__metadata__"]["labels"])) == 5
+    app.page.get_by_role("tab", name="Queries").click()  # only the open tab is drawn
+    app.idle()
     app.select("Compare side by side with", "finetune", sidebar=True)
     app.wait_text("Side by side on the same task")
     app.button("Run finetune on this task")  # slow methods run when asked

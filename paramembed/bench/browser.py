@@ -124,10 +124,9 @@ def _free_port() -> int:
 
 
 def server_command(port: int) -> list[str]:
-    """The command `make run` uses, on a free port."""
-    return [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-            "--server.address", "127.0.0.1", "--server.fileWatcherType", "none", "--server.headless", "true",
-            "--browser.gatherUsageStats", "false"]
+    """The command `make run` uses (see the Makefile), on a free port and without opening a browser of its own."""
+    return [sys.executable, "-m", "paramembed.app.launch", "--server.port", str(port), "--server.address", "127.0.0.1",
+            "--server.fileWatcherType", "none", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
 
 
 def peak_rss_mb(pid: int) -> float | None:

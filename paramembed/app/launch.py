@@ -15,11 +15,16 @@ from pathlib import Path
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
 
-def main(argv: list[str] | None = None) -> None:
+def server_environment() -> None:
+    """Settings that must be in place before torch loads (OpenMP reads them once)."""
     # OpenMP threads that find no work sleep instead of spinning. A server shares its cores with its
     # own threads, the browser and other sessions; spinning threads then made one Conv-4 pass 4-6x
-    # slower (measured with 2 threads on 2 busy cores). Read once, when torch loads: set it first.
+    # slower (measured with 2 threads on 2 busy cores).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def main(argv: list[str] | None = None) -> None:
+    server_environment()
     from streamlit.web import cli
 
     if os.environ.get("PARAMEMBED_WARM", "1") != "0":

@@ -97,17 +97,10 @@ def _packed_holdout_files() -> dict[str, Files]:
 
 
 def photo_tasks(count: int) -> tuple[str, list[RawTask]]:
-    """`count` tasks of camera-resolution photos (the support part of the photos section's tasks)."""
-    from paramembed.bench.photos import QUERIES
-
-    per_class = SHOTS + QUERIES
+    """`count` tasks of camera-resolution photos, no photo used twice (the photos section's sources)."""
     source = "held-out Caltech-101 JPEGs" if CALTECH.exists() else "procedural photos saved as 400x300 JPEGs"
-    raw = caltech_tasks(count) if CALTECH.exists() else procedural_tasks(count)
-    tasks = []
-    for task in raw:
-        support = [(c, f) for i, (c, f) in enumerate(task) if i % per_class < SHOTS]
-        tasks.append(RawTask([f for _, f in support], [c for c, _ in support]))
-    return source, tasks
+    raw = caltech_tasks(count, per_class=SHOTS) if CALTECH.exists() else procedural_tasks(count, per_class=SHOTS)
+    return source, [RawTask([f for _, f in task], [c for c, _ in task]) for task in raw]
 
 
 def maml_like(model: FewShotModel, steps: int) -> FewShotModel:

@@ -86,8 +86,10 @@ sample_settings = st.session_state.get("sample_settings") if task.source == "sam
 save_col.download_button(
     say("save_task"), icon=":material/save:", key="save_task", help=say("save_task_help"),
     file_name="task.zip", mime="application/zip", width="stretch",
-    data=ui.memo("saved_task", (task.key, setup["model"], method), lambda: save_task(
-        task, view.labels, setup["model"], method, sample_settings, task.support_names)),
+    # Made when clicked, on Streamlit's download thread: every image re-encoded into a zip is work
+    # a rerun that only shows the task should not do. The lambda holds this run's values.
+    data=lambda task=task, labels=view.labels, model_name=setup["model"], method=method, settings=sample_settings: save_task(
+        task, labels, model_name, method, settings, task.support_names),
 )
 view_.support_set(view, spec, support, style,
                   f"Task: {describe_task(task.ways, task.shots(), len(task.query), task.labelled_queries)}",

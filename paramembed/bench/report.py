@@ -41,7 +41,9 @@ def format_batched(b: dict) -> list[str]:
     return [f"BATCHED ADAPTATION  {b['method']}, {b['task']}, {b['tasks_per_pass']} tasks per pass"
             + (" (bf16, channels-last)" if b["mixed_precision"] else ""),
             f"  batched {b['batched_tasks_per_s']:,.0f} tasks/s; one at a time {b['one_at_a_time_tasks_per_s']:,.0f} tasks/s; "
-            f"speedup {b['speedup']:.1f}x" + (f"; target {b['target']}: {met(b['target_met'])}" if "target" in b else "")]
+            f"speedup {b['speedup']:.1f}x" + (f"; target {b['target']}: {met(b['target_met'])}" if "target" in b else "")] + (
+        [f"  CPU: {b['images_per_pass']} images per backbone pass; tasks/s by images per pass: "
+         + ", ".join(f"{size}: {r:,.0f}" for size, r in b["sweep_tasks_per_s"].items())] if "sweep_tasks_per_s" in b else [])
 
 
 def format_training(t: dict) -> list[str]:

@@ -86,8 +86,10 @@ sample_settings = st.session_state.get("sample_settings") if task.source == "sam
 save_col.download_button(
     say("save_task"), icon=":material/save:", key="save_task", help=say("save_task_help"),
     file_name="task.zip", mime="application/zip", width="stretch",
-    data=ui.memo("saved_task", (task.key, setup["model"], method, lang), lambda: save_task(
-        task, view.labels, setup["model"], method, sample_settings, task.support_names)),
+    # Made when clicked, on Streamlit's download thread: every image re-encoded into a zip is work
+    # a rerun that only shows the task should not do. The lambda holds this run's values.
+    data=lambda task=task, labels=view.labels, model_name=setup["model"], method=method, settings=sample_settings: save_task(
+        task, labels, model_name, method, settings, task.support_names),
 )
 view_.support_set(view, spec, support, style,
                   say("task_title", task=describe_task(task.ways, task.shots(), len(task.query), task.labelled_queries)),
@@ -122,15 +124,20 @@ except ParamembedError as err:
     st.stop()
 
 clf = result.classifier
+# Only the open tab runs (picking another one reruns the page): a click elsewhere does not pay for
+# the explanation's features and figures, the parameters' heatmaps or the export.
 tab_queries, tab_why, tab_params, tab_download = st.tabs(
-    [say("tab_queries"), say("tab_why"), say("tab_params"), say("tab_download")])
+    [say("tab_queries"), say("tab_why"), say("tab_params"), say("tab_download")], key="result_tab", on_change="rerun")
 
 mark_below = getattr(model.calibration, "mark_below", None)  # the calibrated model's own threshold
 with tab_queries:
-    view_.query_results(view, result, top_k, style, mark_below)
+    if tab_queries.open:
+        view_.query_results(view, result, top_k, style, mark_below)
 
 with tab_why:
-    if not task.query:
+    if not tab_why.open:
+        pass
+    elif not task.query:
         st.info(say("why_needs_queries"))
     else:
         index = view_.pick_query(view, result)
@@ -139,9 +146,11 @@ with tab_why:
         view_.why_this_prediction(view, why, index, style)
 
 with tab_params:
-    view_.parameters(view, clf)
+    if tab_params.open:
+        view_.parameters(view, clf)
 
-with tab_download:
+
+def download_tab() -> None:
     model_ref = routing.model_name(runner) if routing.is_shipped(runner) else runner.path
     st.download_button(
         say("download_safetensors"), icon=":material/download:",
@@ -169,3 +178,8 @@ with tab_download:
                                mime="application/octet-stream", key="download_onnx", icon=":material/download:")
             st.caption(say("onnx_caption"))
             st.code(onnx_snippet(), language="python")
+
+
+with tab_download:
+    if tab_download.open:
+        download_tab()

@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 from paramembed import run_metrics as M
 from paramembed import run_processes as P
 from paramembed import runs as R
-from paramembed.config import RUN_NAME
+from paramembed.config_checks import RUN_NAME
 from paramembed.data.archives import UPLOAD_LIMITS
 from paramembed.errors import ParamembedError
 from paramembed.app import run_text as T

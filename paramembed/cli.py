@@ -17,7 +17,8 @@ PRETRAINED_NAME = "imagenet-resnet18"  # paramembed.zoo.PRETRAINED_NAME, without
 
 
 def _train(args: argparse.Namespace) -> None:
-    from paramembed.config import load_train_config, validate_train_config
+    from paramembed.config import load_train_config
+    from paramembed.config_checks import validate_train_config
     from paramembed.pretraining import pretrain
     from paramembed.training import train
 
@@ -33,7 +34,7 @@ def _train(args: argparse.Namespace) -> None:
 
 def check_evaluate_args(args: argparse.Namespace) -> None:
     """One ParamembedError line for an `evaluate` argument out of range, before any model is loaded."""
-    from paramembed.config import check_device
+    from paramembed.config_checks import check_device
 
     from paramembed.config_checks import MAX_WAYS
 

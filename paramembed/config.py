@@ -3,7 +3,8 @@
 A config file (YAML or JSON) holds only what differs from the defaults; `--set key=value`
 overrides on the command line use dotted paths (`model.generator=latent`). Unknown keys are an
 error that lists the known ones, so a typo never silently trains the wrong thing. The range
-checks are `paramembed.config_checks`, re-exported here.
+checks are `paramembed.config_checks`, which reads these types; this module imports nothing of
+it, so the two (and `paramembed.methods`) form no import cycle.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ from typing import Any, get_type_hints
 
 import yaml
 
-from paramembed.config_checks import (  # noqa: F401  (re-exported: the checks live beside, the configs here)
-    RUN_NAME, check_device, check_run_name, validate_model_config, validate_train_config,
-)
 from paramembed.errors import ParamembedError
 
 

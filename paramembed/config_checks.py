@@ -1,8 +1,8 @@
 """Config validation: every setting in range, or one ParamembedError line naming its key.
 
 Everything that would otherwise surface as a traceback deep in training, a NaN in metrics.jsonl
-or a silently odd run is refused here, before any data is read. `paramembed.config` re-exports
-these checks, so `from paramembed.config import validate_train_config` is the usual spelling.
+or a silently odd run is refused here, before any data is read. The configs' types come from
+`paramembed.config` for type checking only: that module does not import this one.
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ from torch import nn
 from tqdm import tqdm
 
 from paramembed.checkpoint import STATE, resume_or_start, save_checkpoint, state_tensor
-from paramembed.config import TrainConfig, to_dict, validate_train_config
+from paramembed.config import TrainConfig, to_dict
+from paramembed.config_checks import validate_train_config
 from paramembed.data.augment import augment
 from paramembed.data.episodes import TaskSampler
 from paramembed.device import pick_device

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paramembed.checkpoint import ASSETS, CONFIG, WEIGHTS
-from paramembed.config import ModelConfig, TrainConfig, check_run_name, validate_train_config
+from paramembed.config import ModelConfig, TrainConfig
+from paramembed.config_checks import check_run_name, validate_train_config
 from paramembed.errors import ParamembedError
 from paramembed.logs import METRICS
 from paramembed.methods import TRAINABLE

@@ -24,8 +24,9 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, IterableDataset
 from tqdm import tqdm
 
-from paramembed.checkpoint import STATE, has_checkpoint, read_model_config, resume_or_start, save_checkpoint, state_tensor
-from paramembed.config import TrainConfig, to_dict, validate_train_config
+from paramembed.checkpoint import STATE, has_checkpoint, init_backbone, resume_or_start, save_checkpoint, state_tensor
+from paramembed.config import TrainConfig, to_dict
+from paramembed.config_checks import validate_train_config
 from paramembed.data.augment import augment
 from paramembed.data.episodes import TaskBatch, TaskSampler
 from paramembed.data.sources import task_sampler, training_data
@@ -53,34 +54,6 @@ class TaskStream(IterableDataset):
         sampler = task_sampler(c)
         start = (self.first_step + worker) * self.world + self.rank
         yield from sampler.batches(c.tasks_per_batch, tuple(c.ways), tuple(c.shots), start=start, stride=workers * self.world)
-
-
-def init_backbone(model: FewShotModel, folder: str | Path) -> None:
-    """Copy the backbone, the classifier scale and a same-shaped generator of the model in `folder` into `model`.
-
-    Stage 2 starts here from stage 1's pre-trained backbone; a "frozen" run that adds query
-    refinement to a trained model starts from all of it. Batch-norm running statistics are
-    skipped when `model` keeps none (MAML's backbone normalises with batch statistics).
-    """
-    from safetensors.torch import load_file
-
-    source_config, _ = read_model_config(Path(folder))
-    mine = model.config
-    for field_name in ("backbone", "width"):
-        if getattr(source_config, field_name) != getattr(mine, field_name):
-            raise ParamembedError(f"init_from {folder}: its {field_name} is {getattr(source_config, field_name)!r}, "
-                                  f"this run's is {getattr(mine, field_name)!r}")
-    if (source_config.input.channels, source_config.input.image_size) != (mine.input.channels, mine.input.image_size):
-        raise ParamembedError(f"init_from {folder}: it reads {source_config.input.channels}x{source_config.input.image_size} "
-                              f"inputs, this run {mine.input.channels}x{mine.input.image_size}")
-    state = load_file(str(Path(folder) / "model.safetensors"))
-    own = model.state_dict()
-    wanted = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape
-              and (k.startswith(("backbone.", "generator.")) or k == "log_scale")}
-    missing = [k for k in own if k.startswith("backbone.") and k not in wanted]
-    if missing:
-        raise ParamembedError(f"init_from {folder}: backbone tensors missing: {', '.join(missing[:3])}")
-    model.load_state_dict(wanted, strict=False)
 
 
 def learning_rate(config: TrainConfig, episodes: int) -> float:

@@ -35,7 +35,7 @@ def test_bad_override_and_missing_file(tmp_path):
 import math  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from paramembed.config import check_device, validate_train_config  # noqa: E402
+from paramembed.config_checks import check_device, validate_train_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -141,8 +141,11 @@ def test_devices():
             check_device(bad)
 
 
-def test_every_shipped_config_passes(tmp_path):
-    for path in sorted((ROOT / "configs").glob("*.yaml")):
-        validated_config = load_train_config(path, [f"out_dir={tmp_path}"])
-        validate_train_config(validated_config)
-        assert math.isfinite(validated_config.lr)
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_config_passes(tmp_path, path):
+    validated_config = load_train_config(path, [f"out_dir={tmp_path}"])
+    for data in (validated_config.data, validated_config.mix_data):
+        if "shared/" in data and not (ROOT / data).exists():
+            pytest.skip(f"{path.name} trains on {data}, which is absent here (../shared is not beside the repository)")
+    validate_train_config(validated_config)
+    assert math.isfinite(validated_config.lr)

@@ -7,7 +7,8 @@ import torch
 from safetensors import safe_open
 
 from paramembed.checkpoint import WEIGHTS, save_model
-from paramembed.config import InputSpec, ModelConfig, TrainConfig, validate_train_config
+from paramembed.config import InputSpec, ModelConfig, TrainConfig
+from paramembed.config_checks import validate_train_config
 from paramembed.errors import ParamembedError
 from paramembed.models.fewshot import FewShotModel
 from paramembed.training import train

@@ -6,6 +6,7 @@ No Streamlit here: these are tested as plain functions. Words come from the mess
 
 from __future__ import annotations
 
+import io
 import re
 import string
 
@@ -58,6 +59,13 @@ def thumbnail(image, side: int = THUMBNAIL_SIDE) -> Image.Image:
     box = Image.new(img.mode, (side, side), PAPER if img.mode == "RGB" else PAPER[0])
     box.paste(img, ((side - size[0]) // 2, (side - size[1]) // 2))
     return box
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """A thumbnail as PNG bytes, made once per task: st.image would encode a PIL image on every rerun."""
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=1)  # a 64-pixel thumbnail: speed over the last bytes
+    return out.getvalue()
 
 
 def letter(i: int) -> str:

@@ -13,6 +13,7 @@ font, emoji show as empty boxes.
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -22,7 +23,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from paramembed.app.display import md_text, short_labels, thumbnail
+from paramembed.app.display import md_text, png_bytes, short_labels, thumbnail
 from paramembed.app.layout import Style
 from paramembed.app.messages import say, say_n
 from paramembed.explain import (
@@ -43,9 +44,9 @@ class TaskView:
     task: object
     labels: list[str]  # short: the class's own name, or "Class A" for a sampled path
     names: list[str]  # the full names (hover help)
-    class_thumbs: list  # one PIL thumbnail per class: its first support image as the model reads it
-    query_thumbs: list
-    support_thumbs: list | None = None  # one per support image, in support order
+    class_thumbs: list[bytes]  # one PNG thumbnail per class: its first support image as the model reads it
+    query_thumbs: list[bytes]
+    support_thumbs: list[bytes] | None = None  # one per support image, in support order
     query_names: list[str] | None = None  # a sampled task's "query 1" in the session's language; else file names
 
     @classmethod
@@ -55,9 +56,9 @@ class TaskView:
             task,
             short_labels(task.class_names, task.source == "sample"),
             list(task.class_names),
-            [thumbnail(to_display(support[i])) for i in first],
-            [thumbnail(to_display(q)) for q in query],
-            [thumbnail(to_display(s)) for s in support],
+            [png_bytes(thumbnail(to_display(support[i]))) for i in first],
+            [png_bytes(thumbnail(to_display(q))) for q in query],
+            [png_bytes(thumbnail(to_display(s))) for s in support],
             [say("query_name", n=i + 1) for i in range(len(query))] if task.source == "sample" else list(task.query_names),
         )
 
@@ -203,7 +204,7 @@ def _rows_with_thumbnails(fig: go.Figure, view: TaskView) -> None:
     n = len(view.labels)
     fig.update_yaxes(autorange="reversed", tickvals=list(range(n)), ticktext=view.labels, side="right")
     for c, thumb in enumerate(view.class_thumbs):
-        fig.add_layout_image(source=thumb, xref="paper", yref="y", x=-0.01, y=c, sizex=0.08, sizey=0.9,
+        fig.add_layout_image(source="data:image/png;base64," + base64.b64encode(thumb).decode(), xref="paper", yref="y", x=-0.01, y=c, sizex=0.08, sizey=0.9,
                              xanchor="right", yanchor="middle", sizing="contain", layer="above")
 
 

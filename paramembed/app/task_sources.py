@@ -87,6 +87,11 @@ def _cached_sample(spec_items, source, ways, shots, queries, within, seed, index
     return task
 
 
+def sampled_task(spec, source: str, ways: int, shots: int, queries: int, within: bool, seed: int, index: int):
+    """Task `index` of `seed` from `source` as a model with input `spec` reads it, shared by every session."""
+    return _cached_sample(tuple(sorted(vars(spec).items())), source, ways, shots, queries, within, seed, index)
+
+
 def photo_folders() -> list[str]:
     """Folders and archives at the top of the data roots a visitor may read (none when the server says no)."""
     from paramembed.explorer_sources import is_archive
@@ -154,8 +159,7 @@ def sample_section(spec, family: str, source_slot=None):
                                            "folder": st.session_state.get("sample_folder")}
     try:
         with st.spinner(say("reading_images")):
-            return _cached_sample(tuple(sorted(vars(spec).items())), source, int(ways), int(shots), int(queries),
-                                  bool(within), int(seed), index)
+            return sampled_task(spec, source, int(ways), int(shots), int(queries), bool(within), int(seed), index)
     except (ParamembedError, ImportError) as err:
         st.info(say("sampling_unavailable", detail=md_text(library_text(err))))
         return None

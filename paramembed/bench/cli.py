@@ -11,11 +11,11 @@ import json
 import sys
 from pathlib import Path
 
+from paramembed.bench.sections import SECTIONS
 from paramembed.errors import ParamembedError
 from paramembed.methods import TRAINABLE
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTIONS = ("adaptation", "batched", "photos", "training", "pretraining", "data", "app")  # in the order `run_bench` measures them
 
 
 def parse_models(items: list[str]) -> dict[str, str]:

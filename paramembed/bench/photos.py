@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CALTECH = ROOT.parent / "shared" / "data" / "caltech101_85.tar.gz"
 
 
-def caltech_tasks(repeats: int, seed: int = 0) -> list[list[tuple[str, bytes]]]:
-    """`repeats` tasks of (class, JPEG bytes) from the held-out Caltech classes, no photo used twice."""
+def caltech_tasks(repeats: int, seed: int = 0, per_class: int = SHOTS + QUERIES) -> list[list[tuple[str, bytes]]]:
+    """`repeats` tasks of (class, JPEG bytes), `per_class` of each, from the held-out Caltech classes, no photo used twice."""
     holdout = set(read_config_file(ROOT / "configs" / "photo.yaml")["holdout"])
     by_class: dict[str, list[bytes]] = {}
     with tarfile.open(CALTECH) as tf:
@@ -42,7 +42,7 @@ def caltech_tasks(repeats: int, seed: int = 0) -> list[list[tuple[str, bytes]]]:
             if member.isfile() and len(parts) == 3 and parts[1] in holdout:
                 by_class.setdefault(parts[1], []).append(tf.extractfile(member).read())
     rng = np.random.default_rng(seed)
-    need = SHOTS + QUERIES
+    need = per_class
     tasks = []
     for _ in range(repeats):
         usable = sorted(c for c, files in by_class.items() if len(files) >= need)
@@ -54,7 +54,7 @@ def caltech_tasks(repeats: int, seed: int = 0) -> list[list[tuple[str, bytes]]]:
     return tasks
 
 
-def procedural_tasks(repeats: int) -> list[list[tuple[str, bytes]]]:
+def procedural_tasks(repeats: int, per_class: int = SHOTS + QUERIES) -> list[list[tuple[str, bytes]]]:
     from paramembed.data.photos import ProceduralPhotos
 
     photos = ProceduralPhotos("test", image_size=96)
@@ -62,7 +62,7 @@ def procedural_tasks(repeats: int) -> list[list[tuple[str, bytes]]]:
     for r in range(repeats):
         task = []
         for c in range(WAYS):
-            for d in range(SHOTS + QUERIES):
+            for d in range(per_class):
                 arr = photos.images([(r, c, d)])[0].transpose(1, 2, 0)
                 img = Image.fromarray((arr * 255).astype(np.uint8)).resize((400, 300), Image.Resampling.BILINEAR)
                 out = io.BytesIO()

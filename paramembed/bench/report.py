@@ -41,7 +41,9 @@ def format_batched(b: dict) -> list[str]:
     return [f"BATCHED ADAPTATION  {b['method']}, {b['task']}, {b['tasks_per_pass']} tasks per pass"
             + (" (bf16, channels-last)" if b["mixed_precision"] else ""),
             f"  batched {b['batched_tasks_per_s']:,.0f} tasks/s; one at a time {b['one_at_a_time_tasks_per_s']:,.0f} tasks/s; "
-            f"speedup {b['speedup']:.1f}x" + (f"; target {b['target']}: {met(b['target_met'])}" if "target" in b else "")]
+            f"speedup {b['speedup']:.1f}x" + (f"; target {b['target']}: {met(b['target_met'])}" if "target" in b else "")] + (
+        [f"  CPU: {b['images_per_pass']} images per backbone pass; tasks/s by images per pass: "
+         + ", ".join(f"{size}: {r:,.0f}" for size, r in b["sweep_tasks_per_s"].items())] if "sweep_tasks_per_s" in b else [])
 
 
 def format_training(t: dict) -> list[str]:
@@ -89,9 +91,25 @@ def latency_table(figures: dict[str, dict]) -> list[str]:
     return lines
 
 
+def format_browser(b: dict) -> list[str]:
+    """The figures a person feels (real server, Chromium), each a median of fresh runs, beside its target."""
+    if not b.get("measured"):
+        return [f"  in a real browser: not measured ({b.get('reason')})"]
+    lines = [f"  in Chromium, each a median of {b['runs']} fresh servers started as `make run` starts them "
+             f"(load avg {fmt(b.get('load_average'), 2)} at the end):",
+             f"  {'what a person does':<40}{'median':>9}{'worst':>9}{'target':>10}  verdict"]
+    for f in b["figures"]:
+        lines.append(f"  {f['label']:<40}{f['median_s']:>7.2f} s{max(f['values']):>7.2f} s{'<= ' + fmt(f['target_s'], 1) + ' s':>10}  {met(f['met'])}")
+    lines.append(f"  health endpoint answered after {b['health_s']:.2f} s; server peak resident memory {b['peak_rss_mb']:,.0f} MB")
+    if b["problems"]:
+        lines.append(f"  failed runs: {' | '.join(b['problems'])}")
+    return lines
+
+
 def format_app(a: dict) -> list[str]:
     s = a["server"]
-    lines = ["APP", "  streamlit run -> health endpoint: "
+    lines = ["APP", *format_browser(a.get("browser", {"reason": "not run"})), "  where the time goes:",
+             "  streamlit run -> health endpoint: "
              + (f"{s['seconds_to_health']:.1f} s (not part of the figures below)" if s.get("measured") else f"not measured ({s['reason']})")]
     p = a.get("probe", {})
     lib = a.get("library", {})
@@ -116,6 +134,20 @@ def format_app(a: dict) -> list[str]:
     return lines
 
 
+def format_raw(r: dict) -> list[str]:
+    lines = [f"RAW IMAGES  model.adapt on {r['task']} tasks of files (new files every task): the generated path against 10-step MAML"]
+    for fam in r["families"]:
+        parts = fam["generated_parts_ms"]
+        lines.append(f"  {fam['family']} ({fam['source']}), median of {fam['tasks']} tasks:")
+        for row in fam["rows"]:
+            note = f"  ({row['note']})" if row["note"] else ""
+            lines.append(f"    {row['row']:<16}{row['median_ms']:>9.1f} ms{note}")
+        lines.append(f"    {fam['generated']}: input gate {parts['input_gate']:.1f} ms, backbone {parts['backbone']:.1f} ms, "
+                     f"generator {parts['generator']:.2f} ms")
+        lines.append(f"    MAML-10 / {fam['generated']}: {fam['maml_over_generated']:.1f}x (target >= {fam['target_ratio']:.0f}x: {met(fam['met'])})")
+    return lines
+
+
 def format_photos(p: dict) -> list[str]:
     lines = [f"PHOTOS  5-way 5-shot + 15 queries a class (100 raw files, all new each time) -> predictions; "
              f"median of {p['repeats']}, {p['source']}",
@@ -129,7 +161,7 @@ def format_report(r: dict) -> str:
     lines = format_header(r)
     if "adaptation" in r:
         lines += ["", *format_adaptation(r["adaptation"], r["tasks"], r["queries"])]
-    for section, formatter in (("batched", format_batched), ("photos", format_photos), ("training", format_training), ("pretraining", format_pretraining), ("data", format_data), ("app", format_app)):
+    for section, formatter in (("batched", format_batched), ("raw", format_raw), ("photos", format_photos), ("training", format_training), ("pretraining", format_pretraining), ("data", format_data), ("app", format_app)):
         if section in r:
             lines += ["", *formatter(r[section])]
     lines += ["", f"bench took {r['bench_seconds']:.0f} s"]

@@ -7,10 +7,11 @@ from typing import Any, Callable
 
 from paramembed.bench.adaptation import REFERENCE, SHAPES, adaptation_section, batched_section, method_rows, resolve_models, sample_tasks
 from paramembed.bench.app import app_section
-from paramembed.bench.cli import SECTIONS
+from paramembed.bench.sections import SECTIONS
 from paramembed.bench.data import data_section
 from paramembed.bench.machine import machine_section
 from paramembed.bench.photos import photos_section
+from paramembed.bench.raw_images import raw_section
 from paramembed.bench.pretraining import pretraining_section
 from paramembed.bench.training import training_section
 from paramembed.device import pick_device
@@ -36,6 +37,9 @@ def run_bench(tasks: int = 100, queries: int = 10, quick: bool = False, device: 
     if "batched" in sections:
         log("batched adaptation")
         report["batched"] = batched_section(models[REFERENCE], shape_tasks["5-way 5-shot"], dev, quick)
+    if "raw" in sections:
+        log("raw images: adapting from files, the generated path against 10-step MAML")
+        report["raw"] = raw_section(dev, repeats=3 if quick else 20, log=log)
     if "photos" in sections:
         log("photos: 100 raw camera-resolution files -> predictions, per photo model")
         report["photos"] = photos_section(dev, repeats=2 if quick else 5)
@@ -49,7 +53,7 @@ def run_bench(tasks: int = 100, queries: int = 10, quick: bool = False, device: 
         log("data: rendering")
         report["data"] = data_section(quick)
     if "app" in sections:
-        log(f"app: server start; first page, new task, explorer in {app_repeats} fresh processes")
-        report["app"] = app_section((model_overrides or {}).get(REFERENCE), repeats=app_repeats, clicks=2 if quick else 5)
+        log(f"app: {app_repeats} fresh servers in Chromium, then the AppTest breakdown in {app_repeats} fresh processes")
+        report["app"] = app_section((model_overrides or {}).get(REFERENCE), repeats=app_repeats, clicks=2 if quick else 5, log=log)
     report["bench_seconds"] = time.perf_counter() - started
     return report

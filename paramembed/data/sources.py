@@ -42,9 +42,8 @@ def _fixed_backbone(backbone: str, init_from: str):
     """(backbone in eval mode, a name for the feature cache that changes with its weights)."""
     import torch
 
-    from paramembed.checkpoint import WEIGHTS, read_model_config
+    from paramembed.checkpoint import WEIGHTS, init_backbone, read_model_config
     from paramembed.models.fewshot import FewShotModel
-    from paramembed.training import init_backbone
 
     if not init_from:
         from paramembed.models.backbone import get_backbone

@@ -42,6 +42,9 @@ LABEL_TYPES = (str, int, float)  # bool is refused: True == 1 would merge two cl
 # Queries go through preprocessing and the backbone this many at a time: memory stays at one
 # chunk's activations (about 0.2 MB per 28x28 glyph in the first layer) whatever the query count.
 PREDICT_CHUNK = 256
+# A CPU's backbone pass outside training reads at most this many images: batched adaptation was
+# slower than task by task when a pass held every task (`bench --only batched` sweeps the sizes).
+CPU_IMAGES_PER_PASS = 64
 
 
 def class_ids(support_labels: Any) -> tuple[list[str], list[int]]:
@@ -153,6 +156,20 @@ class FewShotModel(nn.Module):
             return self.backbone(images)
         return self._memo_features(images)
 
+    def _features_in_passes(self, images: torch.Tensor) -> torch.Tensor:
+        """`features`, at most CPU_IMAGES_PER_PASS images a pass on a CPU outside training: (B, C, S, S) -> (B, D).
+
+        Many tasks in one pass (`adapt_tasks`) made activations of hundreds of MB, and the CPU
+        then ran slower batched than task by task; passes that fit its caches do not. Only where
+        a pass's result does not depend on the others in it: batch norm with running statistics
+        (MAML's backbone normalises with the batch's own, so it keeps one pass).
+        """
+        if (self.device.type != "cpu" or torch.is_grad_enabled() or len(images) <= CPU_IMAGES_PER_PASS
+                or any(isinstance(m, nn.modules.batchnorm._BatchNorm) and not m.track_running_stats
+                       for m in self.backbone.modules())):
+            return self.features(images)
+        return torch.cat([self.features(chunk) for chunk in images.split(CPU_IMAGES_PER_PASS)])
+
     def _memo_features(self, images: torch.Tensor) -> torch.Tensor:
         memo = self.__dict__.setdefault("_feature_memo", OrderedDict())  # not a module attribute: never saved
         keys = [hashlib.blake2b(image.detach().cpu().contiguous().numpy().tobytes(), digest_size=16).digest()
@@ -189,7 +206,7 @@ class FewShotModel(nn.Module):
         images = support.flatten(0, 1)
         if query is not None:
             images = torch.cat([images, query.flatten(0, 1)])  # one backbone pass for both
-        feats = self.features(images)  # (T*S + T*Q, D)
+        feats = self._features_in_passes(images)  # (T*S + T*Q, D)
         query_feats = None if query is None else feats[T * S :].view(T, -1, feats.shape[-1])  # (T, Q, D)
         clf = self.classifier_from_features(feats[: T * S].view(T, S, -1), support_labels, ways, m.name, use_queries)
         return clf, query_feats

@@ -118,11 +118,14 @@ def test_sampled_task_shows_predictions_on_first_load():
     labels = class_labels(at)
     assert [v for v, _ in labels] == [f"**Class {c}**" for c in "ABCDE"]
     assert all("/" in h for _, h in labels)
-    assert "Learned scale: **" in text
-    keys = [c.proto.id for c in at.get("plotly_chart")]
-    assert len(keys) == 4  # weights, embeddings, the query's features, why-this-prediction
-    assert at.get("download_button")
-    assert "load_classifier" in at.code[0].value
+    # Only the open tab runs: the first page draws no chart and makes no download until asked.
+    assert not at.get("plotly_chart") and not any(b.key == "download_classifier" for b in at.get("download_button"))
+    assert len(open_tab(at, "Generated parameters").get("plotly_chart")) == 2  # weights, embeddings
+    assert "Learned scale: **" in texts(at)
+    assert len(open_tab(at, "Why this prediction?").get("plotly_chart")) == 2  # the query's features, why-this-prediction
+    assert not cards(at)  # the query cards are not drawn meanwhile
+    assert "load_classifier" in open_tab(at, "Download").code[0].value
+    assert any(b.key == "download_classifier" for b in at.get("download_button"))
 
 
 def calibrated_copy(tmp_path, temperature: float, mark_below: float) -> Path:
@@ -186,8 +189,14 @@ def test_measured_accuracy_beside_the_model_picker():
         assert f"on {found.title}, " in texts(at)  # and beside this task's accuracy, at its nearest setting
 
 
+def open_tab(at, label: str):
+    """Pick a result tab, as a click does (only the open tab's content runs)."""
+    at.session_state["result_tab"] = label
+    return at.run()
+
+
 def test_why_starts_with_a_plain_sentence_and_the_nearest_support_images():
-    at = app().run()
+    at = open_tab(app().run(), "Why this prediction?")
     assert_clean(at)
     plain = [m.value for m in at.markdown if m.value.startswith("It looks most like these support images of **")]
     assert len(plain) == 1 and "Class A" in plain[0]  # query 1 is of class A
@@ -202,7 +211,7 @@ def test_why_starts_with_a_plain_sentence_and_the_nearest_support_images():
 
 
 def test_why_this_prediction_follows_the_chosen_query():
-    at = app().run()
+    at = open_tab(app().run(), "Why this prediction?")
     box = at.selectbox(key="why_query")
     assert len(box.options) == 15
     first = next(m.value for m in at.markdown if m.value.startswith("Generated classifier: "))
@@ -223,7 +232,7 @@ def test_many_ways_show_a_confusion_matrix_and_only_the_mistakes():
     right = int(summary.split(" of ")[0])
     assert len(cards(at)) == 36 - right  # one card per mistake, none for the right ones
     assert all(c.icon == ":material/cancel:" for c in cards(at))
-    assert len(at.get("plotly_chart")) == 5  # the confusion matrix, then the four of a 5-way task
+    assert len(at.get("plotly_chart")) == 1  # the confusion matrix (the other tabs' charts wait until opened)
 
 
 def test_new_task_and_settings_change_the_task():
@@ -544,7 +553,7 @@ def test_resnet18_runs_when_its_weights_file_is_there(monkeypatch, tmp_path):
     assert not any("not available offline" in w.value for w in at.warning)
     assert "224×224, colour" in model_seen(at)
     assert "Results: ImageNet ResNet-18" in texts(at)
-    assert any("load_pretrained_model()" in c.value for c in at.caption)
+    assert any("load_pretrained_model()" in c.value for c in open_tab(at, "Download").caption)
 
 
 # ============ the picker decides what runs (issue 19) ============
@@ -718,7 +727,7 @@ def test_the_downloaded_classifier_names_classes_as_the_page_does():
     import json as json_
     import struct
 
-    at = app().run()
+    at = open_tab(app().run(), "Download")
     assert_clean(at)
     data = next(iter(at.session_state["_memo_download"].values()))  # the bytes the download button serves
     (size,) = struct.unpack("<Q", data[:8])
@@ -822,7 +831,7 @@ def test_the_download_tab_makes_an_onnx_file_on_request():
     import numpy as np_
     import onnxruntime as ort
 
-    at = app().run()
+    at = open_tab(app().run(), "Download")
     assert not any(b.key == "download_onnx" for b in at.get("download_button"))
     at.button(key="onnx_make").click().run()
     assert_clean(at)

@@ -22,7 +22,7 @@ def test_quick_bench_reports_every_section(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["bench", "--quick", "--tasks", "2", "--queries", "2", "--app-repeats", "1", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
-    for section in ("machine", "models", "adaptation", "batched", "training", "data", "app"):
+    for section in ("machine", "models", "adaptation", "batched", "raw", "training", "data", "app"):
         assert section in report, f"missing section {section}"
     assert report["machine"]["matmul_flops"] > 0
     rows = {(r["method"], r["task"]) for r in report["adaptation"]["rows"]}
@@ -39,7 +39,14 @@ def test_quick_bench_reports_every_section(tmp_path, capsys):
     assert isinstance(training["loop"]["waits_on_data"], bool)
     assert report["data"]["render_images_per_s_one_core"] > 0
     app = report["app"]
-    assert "server" in app and "probe" in app
+    assert "server" in app and "probe" in app and "browser" in app
+    browser = app["browser"]
+    if browser["measured"]:  # a real server in Chromium: every click timed
+        assert not browser["problems"], browser["problems"]
+        assert [f["key"] for f in browser["figures"]][:2] == ["first_results", "new_task"]
+        assert all(f["median_s"] >= 0 and f["values"] for f in browser["figures"])
+    else:
+        assert browser["reason"]
     if app["probe"]["measured"]:
         assert app["probe"]["peak_rss_mb"] > 0 and not app["probe"]["problems"]
         assert list(app["latencies"]) == [t.key for t in LATENCY_TARGETS]
@@ -47,7 +54,7 @@ def test_quick_bench_reports_every_section(tmp_path, capsys):
     else:
         assert app["probe"]["reason"]  # says why, e.g. no default model shipped yet
     table = capsys.readouterr().out
-    for heading in ("ADAPTATION", "BATCHED ADAPTATION", "META-TRAINING", "DATA", "APP"):
+    for heading in ("ADAPTATION", "BATCHED ADAPTATION", "RAW IMAGES", "META-TRAINING", "DATA", "APP"):
         assert heading in table
     assert format_report(report) in table
 

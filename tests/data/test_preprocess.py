@@ -42,6 +42,36 @@ def test_blank_page_gives_zeros():
     assert glyph_array(np.ones((30, 30)), InputSpec()).max() == 0
 
 
+@pytest.mark.parametrize("polarity,centre", [("auto", True), ("dark_ink", True), ("light_ink", False)])
+def test_raw_8bit_pixels_give_what_their_unit_floats_give(polarity, centre):
+    """The gate reads uint8 pixels directly (its fast path); floats in [0, 1] must give the same glyph."""
+    rng = np.random.default_rng(0)
+    spec = InputSpec(polarity=polarity, centre=centre)
+    for arr in (np.asarray(dark_cross()), (rng.random((40, 61)) * 255).astype(np.uint8), np.eye(50, dtype=np.uint8) * 200):
+        fast, slow = glyph_array(arr, spec), glyph_array(arr.astype(np.float32) / 255.0, spec)
+        assert np.abs(fast - slow).max() < 1e-5
+
+
+@pytest.mark.parametrize("shape", [(7, 7), (8, 9), (105, 105), (1, 2)])
+def test_the_histogram_median_is_numpys(shape):
+    from paramembed.data.preprocess import _median
+
+    arr = (np.random.default_rng(1).random(shape) * 255).astype(np.uint8)
+    assert _median(arr) / 255.0 == pytest.approx(float(np.median(arr.astype(np.float64) / 255.0)), abs=1e-9)
+
+
+def test_a_camera_sized_jpeg_decodes_at_the_scale_a_photo_model_needs():
+    """A 12 MP photo decodes at 1/8 for a 128-px model; the crop matches a full decode closely."""
+    yy, xx = np.mgrid[0:3000, 0:4000]
+    arr = np.stack([(xx // 16) % 256, (yy // 12) % 256, ((xx + yy) // 28) % 256], -1).astype(np.uint8)
+    data = png_bytes(Image.fromarray(arr), "JPEG", quality=90)
+    spec = InputSpec(channels=3, image_size=128, centre=False)
+    assert open_image(data, spec=spec).size == (500, 375)
+    full = image_to_tensor(Image.open(io.BytesIO(data)).convert("RGB"), spec)  # decoded whole, then resized
+    assert (image_to_tensor(data, spec) - full).abs().mean() < 0.02
+    assert open_image(data).size == (2000, 1500)  # no model: the gate's own working size
+
+
 def test_photo_spec_gives_rgb_centre_crop():
     img = Image.new("RGB", (64, 32), (255, 0, 0))
     out = image_to_tensor(img, InputSpec(channels=3, image_size=32, centre=False))

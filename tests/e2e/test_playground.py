@@ -175,6 +175,8 @@ def test_switch_models_and_methods(app):
     data = open(download.value.path(), "rb").read()
     header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
     assert header["weights"]["shape"][:2] == [1, 5] and len(json.loads(header["__metadata__"]["labels"])) == 5
+    app.page.get_by_role("tab", name="Queries").click()  # only the open tab is drawn
+    app.idle()
     app.select("Compare side by side with", "finetune", sidebar=True)
     app.wait_text("Side by side on the same task")
     app.button("Run finetune on this task")  # slow methods run when asked
@@ -184,4 +186,19 @@ def test_switch_models_and_methods(app):
     app.wait_text("Results: ")
     assert app.page.locator('[data-testid="stSidebar"] input[aria-label="Model"]').input_value() == models[1]
     assert len(app.predictions()) == 15
+    app.assert_clean()
+
+
+def test_save_task_downloads_a_task_that_opens(app):
+    """The zip is made when the button is clicked (a deferred download): it must still be the whole task."""
+    from paramembed.tasks import open_task
+
+    app.open()
+    app.wait_text("Task: 5-way 5-shot", 180_000)
+    app.idle()
+    with app.page.expect_download() as download:
+        app.page.get_by_role("button", name="Save task").click()
+    assert download.value.suggested_filename == "task.zip"
+    saved = open_task(open(download.value.path(), "rb").read())
+    assert saved.sample is not None and saved.sample["ways"] == 5 and saved.sample["seed"] == 0
     app.assert_clean()

@@ -148,6 +148,21 @@ def test_training_forward_and_adapt_agree_in_eval_mode(batch, generator):
         assert torch.allclose(many.weights, clf.weights, atol=1e-5)
 
 
+@pytest.mark.parametrize("generator", ["hyper", "maml"])
+def test_backbone_passes_of_any_size_give_the_same_classifier(batch, generator, monkeypatch):
+    """On a CPU the images go through the backbone CPU_IMAGES_PER_PASS at a time: the weights must not care."""
+    from paramembed.models import fewshot
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(generator=generator, width=16, maml_steps=1)).eval()
+    method = "proto" if generator == "maml" else None  # MAML's own batch statistics: one pass, whatever the size
+    monkeypatch.setattr(fewshot, "CPU_IMAGES_PER_PASS", 10_000)
+    whole = model.adapt_tasks(batch.support, batch.support_labels, batch.ways, method=method)
+    monkeypatch.setattr(fewshot, "CPU_IMAGES_PER_PASS", 7)
+    passes = model.adapt_tasks(batch.support, batch.support_labels, batch.ways, method=method)
+    assert torch.allclose(whole.weights, passes.weights, atol=1e-5)
+
+
 def test_any_backbone_methods_run_on_every_model(batch):
     for generator in ("hyper", "latent", "proto", "maml"):
         model = build_model(ModelConfig(generator=generator, width=16))

@@ -1,0 +1,60 @@
+"""The first page's work, done once per server process before anyone asks for it.
+
+A cold server answers its health check in about a second, but the first Playground then imports
+torch, loads the default model, reads the sampling data and runs the first task: seconds in
+front of a spinner. `warm_up` does that work in a background thread as the server starts
+(`paramembed.app.launch`), into the same process-wide `st.cache_resource` caches the page reads,
+and runs the default task once so torch's first-call costs are paid too. A page that arrives
+before it is done simply waits on the same imports and caches; nothing is computed twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+log = logging.getLogger("paramembed.warm")
+
+# What the Playground shows first (task_sources.sample_section's widget defaults).
+FIRST_TASK = {"ways": 5, "shots": 5, "queries": 3, "within": False, "seed": 0, "index": 0}
+
+
+def warm_up() -> float:
+    """Import the pages' libraries, load the default model, sample and solve the first task; seconds taken."""
+    start = time.perf_counter()
+    # Called outside a script run, Streamlit logs "missing ScriptRunContext" for every cached call.
+    quiet = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        import plotly.graph_objects  # noqa: F401  (the results' charts; half a second on its own)
+
+        from paramembed import ui
+        from paramembed.app import results_view, task_sources  # noqa: F401  (results_view: the page's own imports)
+        from paramembed.tasks import solve
+
+        entries = ui.find_models()
+        if not entries:
+            return time.perf_counter() - start
+        model = ui.load_model_cached(entries[0].path, "auto")
+        task = task_sources.sampled_task(model.config.input, task_sources.PROCEDURAL, **FIRST_TASK)
+        with ui.model_lock(entries[0].path, "auto"):
+            solve(model, task)  # first calls into torch: kernel choice, allocator, thread pool
+    finally:
+        quiet.setLevel(level)
+    return time.perf_counter() - start
+
+
+def warm_in_background() -> threading.Thread:
+    """Start `warm_up` in a daemon thread; a failure is logged, never raised (the page then does the work)."""
+
+    def run() -> None:
+        try:
+            log.info("warmed up in %.1f s", warm_up())
+        except Exception:  # noqa: BLE001  (the page reports any real problem itself)
+            log.warning("warm-up failed; the first page will do the work", exc_info=True)
+
+    thread = threading.Thread(target=run, name="paramembed-warm-up", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,237 @@
+"""What a person waits for, in a real browser: `streamlit run` to results on screen, and every main click.
+
+Each run is fresh: a new server process started the way `make run` starts it and a new Chromium
+page (the browser itself is launched before the clock starts: a person's browser is already
+open). Times are read in the page's own clock (`performance.now()`):
+
+- first results: server process started -> the first sampled task's accuracy visible on the
+  Playground (the health endpoint's answer is recorded beside it);
+- a click: just before the click -> the page settled: the script run it triggered has finished
+  (Streamlit's `data-test-script-state` back to `notRunning`, watched by a MutationObserver) and
+  every image in the page has loaded, with nothing else starting for `QUIET_MS`;
+- peak RSS: the server process's high-water mark (VmHWM) after all clicks.
+
+Medians over the runs are compared with the targets of issue 22: first results <= 4 s, every main
+click <= 0.5 s, on an idle 2-core machine. The process and browser are stopped after each run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from paramembed.bench.timing import median
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("PARAMEMBED_CHROMIUM", "/usr/bin/chromium")
+FIRST_RESULTS_TARGET_S = 4.0
+CLICK_TARGET_S = 0.5
+QUIET_MS = 400  # a page is settled once nothing has run for this long
+RESULTS_TEXT = "Task accuracy"
+VIEWPORT = {"width": 1400, "height": 1000}
+
+# Installed once per page: every change of the script state, with the page's clock.
+WATCH_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  window.__states = window.__states || [];
+  if (!window.__watching) {
+    window.__watching = new MutationObserver(() =>
+      window.__states.push([performance.now(), app.getAttribute('data-test-script-state')]));
+    window.__watching.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+  }
+  return performance.now();
+}"""
+# [now, last state change after t0 or null, whether a run started after t0, running now, images all loaded]
+STATE_JS = """t0 => {
+  const after = window.__states.filter(s => s[0] >= t0);
+  const app = document.querySelector('[data-testid="stApp"]');
+  const images = [...document.images].every(i => i.complete);
+  return [performance.now(), after.length ? after[after.length - 1][0] : null, after.some(s => s[1] === 'running'),
+          app.getAttribute('data-test-script-state') === 'running', images];
+}"""
+
+
+@dataclass(frozen=True)
+class Click:
+    """One main click: `key` names it in the report, `act` performs it on a Playwright page."""
+
+    key: str
+    label: str
+    act: Callable[[Any], None]
+    ready: str | None = None  # a selector that must be visible once settled (a page switch draws a chart)
+
+
+def _click_button(name: str) -> Callable[[Any], None]:
+    return lambda page: page.get_by_role("button", name=name).first.click()
+
+
+def _click_radio(option: str) -> Callable[[Any], None]:
+    return lambda page: page.locator('[data-testid="stRadio"] label').filter(has_text=option).first.click()
+
+
+def _pick(label: str, option_prefix: str, sidebar: bool = False) -> Callable[[Any], None]:
+    """Open the selectbox labelled `label`, then (the timed part starts inside) pick the first option starting with `option_prefix`."""
+
+    def act(page):
+        scope = page.locator('[data-testid="stSidebar"]' if sidebar else '[data-testid="stMain"]')
+        box = scope.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text(label, exact=True)).first
+        box.locator('[role="combobox"]').first.click()
+        options = page.get_by_role("option")
+        options.first.wait_for(timeout=10_000)
+        names = options.all_inner_texts()
+        current = box.locator('[role="combobox"]').first.inner_text()
+        name = next(n for n in names if n.startswith(option_prefix) and n != current)
+        page.get_by_role("option", name=name, exact=True).first.click()
+
+    return act
+
+
+def _nav(title: str) -> Callable[[Any], None]:
+    return lambda page: page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
+
+
+CLICKS = (
+    Click("new_task", "New task", _click_button("New task")),
+    Click("upload_mode", "switch to Upload", _click_radio("Upload")),
+    Click("sample_mode", "switch back to Sample", _click_radio("Sample")),
+    Click("switch_model", "switch model (proto)", _pick("Model", "proto", sidebar=True)),
+    Click("open_explorer", "open the explorer", _nav("Embedding explorer"), ready='[data-testid="stMain"] .js-plotly-plot'),
+    Click("change_projection", "change the projection", _pick("Projection", "t-SNE")),
+)
+
+
+def chromium_missing() -> str | None:
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as err:
+        return f"the playwright package is missing ({err})"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_command(port: int) -> list[str]:
+    """The command `make run` uses (see the Makefile), on a free port and without opening a browser of its own."""
+    return [sys.executable, "-m", "paramembed.app.launch", "--server.port", str(port), "--server.address", "127.0.0.1",
+            "--server.fileWatcherType", "none", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")), None)
+
+
+def _wait_health(url: str, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with status {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+                if r.read().strip() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"no health answer within {timeout:.0f} s")
+
+
+def settle(page, t0: float, ready: str | None, timeout_s: float = 120.0) -> float:
+    """Seconds from page time `t0` until the page settled (see the module docstring)."""
+    deadline = time.perf_counter() + timeout_s
+    started_by = time.perf_counter() + 3.0  # a click that starts no run within 3 s started none
+    while time.perf_counter() < deadline:
+        now, last, ran, running, images = page.evaluate(STATE_JS, t0)
+        shown = ready is None or page.locator(ready).first.is_visible()
+        if not running and images and shown and (ran or time.perf_counter() > started_by):
+            end = last if last is not None else t0
+            if now - end >= QUIET_MS:
+                return (end - t0) / 1000
+        page.wait_for_timeout(25)
+    raise RuntimeError(f"the page did not settle within {timeout_s:.0f} s")
+
+
+def one_run(browser, clicks: tuple[Click, ...] = CLICKS, timeout_s: float = 180.0) -> dict:
+    """A fresh server and page: first results, then each click in order; stops the server."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.goto("about:blank")
+    # The page's clock and ours, tied together once: process start is read in page time.
+    offset = page.evaluate("performance.now()") - time.perf_counter() * 1000
+    start = time.perf_counter()
+    proc = subprocess.Popen(server_command(port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out: dict[str, Any] = {}
+    try:
+        _wait_health(url, proc, timeout_s)
+        out["health_s"] = time.perf_counter() - start
+        page.goto(url)
+        page.get_by_text(RESULTS_TEXT).first.wait_for(timeout=timeout_s * 1000)
+        out["first_results_s"] = (page.evaluate("performance.now()") - offset) / 1000 - start
+        page.evaluate(WATCH_JS)
+        settle(page, page.evaluate("performance.now()"), None)  # the first run's images and stragglers
+        out["clicks"] = {}
+        for click in clicks:
+            t0 = page.evaluate(WATCH_JS)
+            click.act(page)
+            out["clicks"][click.key] = settle(page, t0, click.ready)
+        out["peak_rss_mb"] = peak_rss_mb(proc.pid)
+    finally:
+        context.close()
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return out
+
+
+def browser_section(repeats: int = 3, log: Callable[[str], None] = lambda s: None) -> dict:
+    """Medians over `repeats` fresh runs, each figure beside its target."""
+    missing = chromium_missing()
+    if missing:
+        return {"measured": False, "reason": missing}
+    from playwright.sync_api import sync_playwright
+
+    runs, problems = [], []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            for i in range(repeats):
+                try:
+                    runs.append(one_run(browser))
+                    log(f"browser run {i + 1}/{repeats}: first results {runs[-1]['first_results_s']:.2f} s")
+                except Exception as err:  # a failed run is reported, not hidden in a median
+                    problems.append(f"run {i + 1}: {type(err).__name__}: {str(err)[:300]}")
+        finally:
+            browser.close()
+    if not runs:
+        return {"measured": False, "reason": problems[0] if problems else "no runs"}
+    figures = [{"key": "first_results", "label": "make run -> first results visible", "target_s": FIRST_RESULTS_TARGET_S,
+                "values": [r["first_results_s"] for r in runs]}]
+    figures += [{"key": c.key, "label": c.label, "target_s": CLICK_TARGET_S, "values": [r["clicks"][c.key] for r in runs]}
+                for c in CLICKS]
+    for f in figures:
+        f["median_s"] = median(f["values"])
+        f["met"] = f["median_s"] <= f["target_s"]
+    return {"measured": True, "runs": len(runs), "problems": problems, "figures": figures,
+            "health_s": median([r["health_s"] for r in runs]),
+            "peak_rss_mb": max((r["peak_rss_mb"] or 0) for r in runs),
+            "load_average": os.getloadavg()[0]}

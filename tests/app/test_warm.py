@@ -1,0 +1,67 @@
+"""The warm-up that `make run` starts beside the server: it fills the caches the first page reads."""
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from paramembed.checkpoint import ASSETS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(not (ASSETS / "hyper").is_dir(), reason="needs the shipped default model")
+def test_warm_up_leaves_the_first_task_and_model_in_the_shared_caches():
+    from paramembed import ui
+    from paramembed.app import task_sources
+    from paramembed.app.warm import FIRST_TASK, warm_up
+
+    assert warm_up() > 0
+    model = ui.load_model_cached(ui.find_models()[0].path, "auto")
+    # The same objects, not recomputed: a cache hit hands back what the warm-up made.
+    assert ui.load_model_cached(ui.find_models()[0].path, "auto") is model
+    task = task_sources.sampled_task(model.config.input, task_sources.PROCEDURAL, **FIRST_TASK)
+    assert task is task_sources.sampled_task(model.config.input, task_sources.PROCEDURAL, **FIRST_TASK)
+    assert task.ways == FIRST_TASK["ways"]
+
+
+def test_the_server_environment_sleeps_idle_threads_unless_told_otherwise(monkeypatch):
+    from paramembed.app.launch import server_environment
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    server_environment()
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # an operator's own choice stays
+    server_environment()
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_the_launcher_serves_the_app(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "paramembed.app.launch", "--server.port", str(port),
+                             "--server.headless", "true", "--server.fileWatcherType", "none"],
+                            cwd=ROOT, env={**os.environ, "PARAMEMBED_WARM": "0"}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the launcher's server never answered its health check")
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read()
+        assert b"<title>" in page.lower() or b"<html" in page.lower()
+    finally:
+        proc.terminate()
+        proc.wait(20)

@@ -1,0 +1,48 @@
+"""The browser bench: its table, and its settle rule on a page whose script state we drive ourselves.
+
+The full run (a real server in Chromium) is exercised by the quick bench in test_bench_cli.py.
+"""
+
+import pytest
+
+from paramembed.bench.browser import CLICKS, STATE_JS, WATCH_JS, chromium_missing, settle
+from paramembed.bench.report import format_browser
+
+
+def test_the_table_has_every_figure_with_its_target_and_verdict():
+    figures = [{"key": "first_results", "label": "make run -> first results visible", "target_s": 4.0, "values": [3.0, 5.0, 3.5],
+                "median_s": 3.5, "met": True}]
+    figures += [{"key": c.key, "label": c.label, "target_s": 0.5, "values": [0.7], "median_s": 0.7, "met": False} for c in CLICKS]
+    text = "\n".join(format_browser({"measured": True, "runs": 3, "problems": ["run 2: RuntimeError: x"], "figures": figures,
+                                     "health_s": 0.9, "peak_rss_mb": 700.0, "load_average": 0.1}))
+    assert "make run -> first results visible" in text and "3.50 s" in text and "5.00 s" in text and "MET" in text
+    assert all(c.label in text for c in CLICKS) and "not met" in text and "failed runs: run 2" in text
+    assert "not measured (no Chromium)" in "\n".join(format_browser({"measured": False, "reason": "no Chromium"}))
+
+
+@pytest.fixture
+def page():
+    missing = chromium_missing()
+    if missing:
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    from paramembed.bench.browser import CHROMIUM
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        page.set_content('<div data-testid="stApp" data-test-script-state="notRunning"></div>')
+        yield page
+        browser.close()
+
+
+def test_settle_waits_for_the_run_a_click_started_to_end(page):
+    t0 = page.evaluate(WATCH_JS)
+    # A "script run" of 300 ms that starts 100 ms after the click.
+    page.evaluate("""() => { const app = document.querySelector('[data-testid="stApp"]');
+        setTimeout(() => app.setAttribute('data-test-script-state', 'running'), 100);
+        setTimeout(() => app.setAttribute('data-test-script-state', 'notRunning'), 400); }""")
+    seconds = settle(page, t0, None)
+    assert seconds >= 0.399, seconds  # timers fire late, never early: ending sooner means it did not wait for the run
+    assert page.evaluate(STATE_JS, t0)[2]  # it saw the run

@@ -1,0 +1,42 @@
+"""The raw-image adaptation section: files in, the generated path split into its parts, MAML-10 beside it."""
+
+import pytest
+import torch
+
+from paramembed.bench.raw_images import SHOTS, WAYS, _packed_holdout_files, omniglot_tasks, raw_section
+from paramembed.bench.report import format_raw
+from paramembed.checkpoint import ASSETS
+
+
+def test_packed_holdout_files_are_105px_one_bit_pngs():
+    import io
+
+    from PIL import Image
+
+    files = _packed_holdout_files()
+    first = next(iter(files.values()))[0]
+    img = Image.open(io.BytesIO(first))
+    assert img.size == (105, 105) and img.mode == "1"
+    assert len(files) > 100 and all(len(v) >= SHOTS for v in files.values())
+
+
+def test_tasks_never_reuse_a_file():
+    _, tasks = omniglot_tasks(6)
+    seen = [f for t in tasks for f in t.files]
+    assert len(seen) == len(set(seen)) == 6 * WAYS * SHOTS
+    assert all(len(set(t.labels)) == WAYS and len(t.files) == len(t.labels) == WAYS * SHOTS for t in tasks)
+
+
+@pytest.mark.slow
+def test_raw_section_times_both_families_and_prints(tmp_path):
+    if not all((ASSETS / m).is_dir() for m in ("hyper", "maml", "photo-scratch")):
+        pytest.skip("needs the shipped hyper, maml and photo-scratch models")
+    report = raw_section(torch.device("cpu"), repeats=2)
+    families = {f["family"]: f for f in report["families"]}
+    assert set(families) == {"handwriting", "photos"}
+    for fam in families.values():
+        assert fam["tasks"] == 2 and fam["maml_over_generated"] > 1  # ten gradient steps cost more than one pass
+        assert all(v > 0 for v in fam["generated_parts_ms"].values())
+        assert {r["row"] for r in fam["rows"]} >= {fam["generated"], "maml-10"}
+    text = "\n".join(format_raw(report))
+    assert "input gate" in text and "MAML-10 / hyper" in text and "MAML-10 / photo-scratch" in text

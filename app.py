@@ -11,7 +11,7 @@ The app is thin: every page imports from `paramembed` and keeps its state in st.
 import pandas  # noqa: F401
 import streamlit as st
 
-from paramembed.app import language
+from paramembed.app import language_picker
 from paramembed.app.messages import say
 
 # The tab icon is a file of ours: a Material icon there would be fetched from fonts.gstatic.com,
@@ -19,7 +19,7 @@ from paramembed.app.messages import say
 st.set_page_config(page_title="paramembed", page_icon="assets/icon.png", layout="wide")
 
 # Before the navigation: the page titles below are in the language picked here.
-language.picker()
+language_picker.picker()
 navigation = st.navigation(
     [
         st.Page("pages/playground.py", title=say("page_playground"), icon=":material/target:", default=True),

@@ -2,7 +2,7 @@
 
 Only the help is translated: error messages stay English, a terminal convention (they are
 searched for, pasted into issues and read by scripts). The parser is built in English as always
-(`paramembed.cli.build_parser`); `translate(parser)` then swaps each help text for the one keyed
+(`paramembed.cli.build_parser`); `translate(parser, ...)` then swaps each help text for the one keyed
 here by "<command> <option>" ("" is the program, "<command>" a command's own line). A test
 checks that every option the parser has is here and nothing else, so a new option cannot ship
 with English help in Chinese. Terms follow docs/glossary.zh-CN.md.
@@ -86,10 +86,8 @@ def wanted() -> bool:
     return os.environ.get(ENV, "").strip().lower().startswith("zh")
 
 
-def _fields() -> dict[str, str]:
-    from paramembed.cli import PRETRAINED_NAME
-
-    return {"pretrained": PRETRAINED_NAME, "any": "、".join(ANY_BACKBONE), "trainable": ", ".join(TRAINABLE),
+def _fields(pretrained: str = "imagenet-resnet18") -> dict[str, str]:
+    return {"pretrained": pretrained, "any": "、".join(ANY_BACKBONE), "trainable": ", ".join(TRAINABLE),
             "methods": "；".join(f"{m}：{METHOD_SUMMARIES[m]}" for m in METHOD_NAMES)}
 
 
@@ -120,9 +118,9 @@ def _parsers(parser: argparse.ArgumentParser):
                 yield from _parsers(sub)
 
 
-def translate(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The parser with its help in Chinese (in place)."""
-    fields = _fields()
+def translate(parser: argparse.ArgumentParser, pretrained: str) -> argparse.ArgumentParser:
+    """The parser with its help in Chinese (in place); `pretrained`: the CLI's name for ImageNet ResNet-18."""
+    fields = _fields(pretrained)
     for key, action in help_keys(parser).items():
         action.help = HELP[key].format(**fields) if "{" in HELP[key] else HELP[key]
     parser.description = HELP[""]

@@ -15,6 +15,9 @@ model names typed by a person are fields, never translated. The Chinese catalog 
 
 from __future__ import annotations
 
+from paramembed.app import language
+from paramembed.app.messages_zh_cn import MESSAGES_ZH_CN
+
 MESSAGES: dict[str, str] = {
     # ---- the app's frame (app.py)
     "page_playground": "Playground",
@@ -566,11 +569,12 @@ MESSAGES: dict[str, str] = {
 }
 
 
+CATALOGS = {language.ENGLISH: MESSAGES, language.CHINESE: MESSAGES_ZH_CN}
+
+
 def say(key: str, /, **fields) -> str:
     """The sentence `key`, in the language this session speaks, with its fields filled in."""
-    from paramembed.app.language import catalog
-
-    return catalog()[key].format(**fields)
+    return CATALOGS[language.current()][key].format(**fields)
 
 
 def say_n(key: str, n: int, /, **fields) -> str:

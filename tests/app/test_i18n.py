@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from paramembed.app import language
+from paramembed.app import language, language_picker
 from paramembed.app.messages import MESSAGES, say
 from paramembed.app.messages_zh_cn import MESSAGES_ZH_CN
 
@@ -121,9 +121,9 @@ def test_outside_the_app_say_speaks_the_servers_language(monkeypatch):
 
 PICKER = """
 import streamlit as st
-from paramembed.app import language
+from paramembed.app import language_picker
 from paramembed.app.messages import say
-language.picker()
+language_picker.picker()
 st.title(say("page_playground"))
 """
 
@@ -157,7 +157,7 @@ def test_picking_a_language_changes_the_page_and_the_address(monkeypatch):
     at.selectbox(key="lang").set_value("zh-CN").run()
     assert at.title[0].value == "试验场"
     assert at.query_params[language.KEY] == "zh-CN"
-    assert at.sidebar.selectbox[0].label == language.LABEL  # the same in both languages
+    assert at.sidebar.selectbox[0].label == language_picker.LABEL  # the same in both languages
 
 
 def test_the_browsers_language_is_followed_when_nothing_else_says(monkeypatch):

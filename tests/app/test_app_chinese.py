@@ -106,6 +106,17 @@ def test_playground_sampled_task():
     assert any(m.value.startswith("**任务：5类5样本") for m in at.markdown)
 
 
+def test_playground_result_tabs():
+    """The tabs run only when open (st.tabs on_change=rerun): each is opened, as a click does."""
+    at = app().run()
+    shown = {"tab_why": "它最像", "tab_params": "学到的缩放系数", "tab_download": None}
+    for tab, start in shown.items():
+        at.session_state["result_tab"] = MESSAGES_ZH_CN[tab]
+        at.run()
+        check(at)
+        assert start is None or any(m.value.startswith(start) for m in at.markdown), [m.value for m in at.markdown]
+
+
 @pytest.mark.slow
 def test_playground_states():
     at = app().run()
@@ -119,6 +130,8 @@ def test_playground_states():
     at.checkbox(key="sample_within").check().run()
     check(at)
     at.selectbox(key="method").set_value("proto").run()  # a method that is not the model's own
+    at.session_state["result_tab"] = MESSAGES_ZH_CN["tab_download"]  # the tabs run only when open
+    at.run()
     at.button(key="onnx_make").click().run()
     check(at)
     at.selectbox(key="sample_source").set_value("omniglot-holdout").run()

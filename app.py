@@ -11,16 +11,21 @@ The app is thin: every page imports from `paramembed` and keeps its state in st.
 import pandas  # noqa: F401
 import streamlit as st
 
+from paramembed.app import language
+from paramembed.app.messages import say
+
 # The tab icon is a file of ours: a Material icon there would be fetched from fonts.gstatic.com,
 # and nothing leaves the machine.
 st.set_page_config(page_title="paramembed", page_icon="assets/icon.png", layout="wide")
 
+# Before the navigation: the page titles below are in the language picked here.
+language.picker()
 navigation = st.navigation(
     [
-        st.Page("pages/playground.py", title="Playground", icon=":material/target:", default=True),
-        st.Page("pages/explorer.py", title="Embedding explorer", icon=":material/explore:"),
-        st.Page("pages/curves.py", title="Training curves", icon=":material/show_chart:"),
-        st.Page("pages/train.py", title="Train it yourself", icon=":material/model_training:"),
+        st.Page("pages/playground.py", title=say("page_playground"), icon=":material/target:", default=True),
+        st.Page("pages/explorer.py", title=say("page_explorer"), icon=":material/explore:"),
+        st.Page("pages/curves.py", title=say("page_curves"), icon=":material/show_chart:"),
+        st.Page("pages/train.py", title=say("page_train"), icon=":material/model_training:"),
     ]
 )
 navigation.run()

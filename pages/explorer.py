@@ -21,24 +21,22 @@ from paramembed import projection as P
 from paramembed.app import explorer_figures as F
 from paramembed.app.display import md_text
 from paramembed.app.layout import page_style
+from paramembed.app.library_text import library_text
+from paramembed.app.messages import say
 from paramembed.data.cache import LRU
 from paramembed.errors import ParamembedError
 from paramembed.explorer_sources import (
     MAX_UPLOAD_BYTES, new_session_id, procedural_source, public_message, server_source, unpack_upload, uploads_root,
 )
 from paramembed.serving import serving_from_env
-from paramembed.ui import load_model_cached, model_lock, model_picker, show_error
+from paramembed.ui import load_model_cached, model_label, model_lock, model_picker, show_error
 
-SPACES = {
-    "embedding": "parameter embedding (what the generator decodes)",
-    "weights": "generated weights (the classifier)",
-    "prototypes": "plain prototypes (class means of support features)",
-}
-SOURCE_LABELS = {
-    "procedural": "Built-in procedural test classes",
-    "upload": "An archive you upload (Omniglot / ImageFolder layout)",
-    "folder": "A folder or archive on this server (shared folders only)",
-    "playground": "The playground's hand-made task (its classes)",
+SPACES = ("embedding", "weights", "prototypes")  # named by say("space_<name>"), explained by say("space_<name>_help")
+SOURCE_LABELS = {  # message keys
+    "procedural": "source_procedural",
+    "upload": "source_archive",
+    "folder": "source_folder",
+    "playground": "source_playground",
 }
 SHOT_CHOICES = (1, 2, 5, 10)
 DEFAULT_CLASSES = 40
@@ -64,7 +62,7 @@ def cached(key: tuple, compute):
         return store.get_or_make(key, lambda: value)
 
 
-@st.cache_resource(show_spinner="Opening the dataset (once per process)...", max_entries=MAX_OPEN_DATASETS)
+@st.cache_resource(show_spinner=False, max_entries=MAX_OPEN_DATASETS)
 def open_dataset(source: str, spec_items: tuple, min_images: int, upload: bool = False):
     from paramembed.config import InputSpec
     from paramembed.data.registry import get_dataset
@@ -73,24 +71,18 @@ def open_dataset(source: str, spec_items: tuple, min_images: int, upload: bool =
     return get_dataset(source, "test", InputSpec(**dict(spec_items)), min_images=min_images, cache_arrays=not upload)
 
 
-WORDS = {
-    "glyph": {"group": "alphabet", "groups": "alphabets", "images": "drawings", "image": "drawing"},
-    "photo": {"group": "group", "groups": "groups", "images": "images", "image": "image"},
-}
 
 page_style()  # the playground's compact header and paddings: the chart starts on a projector's first screen
-st.title("Weight-embedding explorer")
+st.title(say("explorer_title"))
 choice = model_picker(key="explorer_model")
 if choice is None:
-    st.info("There is no model to explore yet: train one on the *Train it yourself* page, or run `make models`.")
+    st.info(say("no_model_to_explore"))
     st.stop()
-# The words for what the model reads: Omniglot's alphabets and drawings, or groups of photos.
-W = WORDS["photo" if choice.channels == 3 else "glyph"]
-st.caption(
-    f"Each point is one class: its support images went through the model, whose generator turned them into "
-    f"that class's classifier weights. **What to look for:** whether classes of one {W['group']} land together, "
-    f"and how far a class moves when shots are added (click a point to see its {W['images']} and neighbours)."
-)
+# What the model reads, for the words: Omniglot's alphabets and drawings, or groups of photos. Each
+# sentence that names them is one message per family (say("..._glyph") / say("..._photo")).
+FAMILY = "photo" if choice.channels == 3 else "glyph"
+GROUP = say("colour_group" if FAMILY == "photo" else "colour_alphabet")  # the legend's and hover's word
+st.caption(say(f"explorer_intro_{FAMILY}"))
 try:
     serving = serving_from_env()
 except ParamembedError as err:
@@ -99,31 +91,30 @@ except ParamembedError as err:
 admin_token = None
 if serving.on_network or serving.admin_token:
     admin_token = st.sidebar.text_input(
-        "Admin token", type="password", key="explorer_admin_token",
-        help="the server's PARAMEMBED_ADMIN_TOKEN: lets this session read folders on the server") or None
+        say("admin_token"), type="password", key="explorer_admin_token",
+        help=say("admin_token_explorer_help")) or None
 sources = [s for s in SOURCE_LABELS if s != "folder" or serving.may_read_folders(admin_token)]
 
 # ============ what to embed ============
 with st.sidebar:
-    source = st.radio("Classes from", sources, format_func=SOURCE_LABELS.get, key="explorer_source")
+    source = st.radio(say("classes_from"), sources, format_func=lambda s: say(SOURCE_LABELS[s]), key="explorer_source")
     upload = folder = None
     if source == "upload":
-        upload = st.file_uploader("Archive (.zip, .tar.gz, .tgz)", type=["zip", "gz", "tgz"], key="explorer_upload",
-                                  max_upload_size=MAX_UPLOAD_BYTES // 2**20,
-                                  help="alphabet/character/image or class/image folders, at most 100 MB")
+        upload = st.file_uploader(say("archive_upload"), type=["zip", "gz", "tgz"], key="explorer_upload",
+                                  max_upload_size=MAX_UPLOAD_BYTES // 2**20, help=say("archive_upload_help"))
     elif source == "folder":
-        folder = st.text_input("Folder or archive on the server", key="explorer_folder",
-                               help="only under: " + ", ".join(str(r) for r in serving.data_roots))
-    n_classes = st.slider("Classes", 10, 500, DEFAULT_CLASSES, step=10, key="explorer_classes",
-                          help=f"whole {W['groups']} in a seeded random order until this many classes; more takes longer")
-    per_group = st.slider(f"Classes per {W['group']}", 2, 50, 10, key="explorer_per_group",
-                          help=f"a seeded sample from each {W['group']}, so that a few classes still span several {W['groups']}")
-    shots_list = st.multiselect("Shot counts to generate", SHOT_CHOICES, default=[1, 5],
-                                key="explorer_shots", help="each class gets one embedding per shot count")
-    seed = st.number_input("Seed", 0, 10_000, 0, key="explorer_seed")
+        folder = st.text_input(say("server_folder"), key="explorer_folder",
+                               help=say("server_folder_help", roots=say("name_separator").join(str(r) for r in serving.data_roots)))
+    n_classes = st.slider(say("classes"), 10, 500, DEFAULT_CLASSES, step=10, key="explorer_classes",
+                          help=say(f"classes_help_{FAMILY}"))
+    per_group = st.slider(say(f"per_group_{FAMILY}"), 2, 50, 10, key="explorer_per_group",
+                          help=say(f"per_group_help_{FAMILY}"))
+    shots_list = st.multiselect(say("shot_counts"), SHOT_CHOICES, default=[1, 5], placeholder=say("choose_options"),
+                                key="explorer_shots", help=say("shot_counts_help"))
+    seed = st.number_input(say("seed"), 0, 10_000, 0, key="explorer_seed")
 
 if not shots_list:
-    st.warning("Choose at least one shot count in the sidebar.")
+    st.warning(say("choose_shot_count"))
     st.stop()
 shots_list = tuple(sorted(shots_list))
 
@@ -140,9 +131,9 @@ if source == "playground":
         task = draft.build() if draft is not None else None
     except ParamembedError as err:
         task = None
-        st.warning(f"The playground's task is not ready: {md_text(err)}")
+        st.warning(say("playground_not_ready", detail=md_text(library_text(err))))
     if task is None or task.ways < 2:
-        st.info("Build a task with at least two classes on the Playground page first, or pick another source.")
+        st.info(say("build_playground_task"))
         st.stop()
     from paramembed.tasks import preprocess_task
 
@@ -150,7 +141,7 @@ if source == "playground":
     dataset = E.SupportClasses(support, list(task.support_labels), task.class_names, group="playground task")
     fewest = min(task.shots())
     if max(shots_list) > fewest:
-        st.info(f"The playground task has {fewest} support image(s) for its smallest class; showing shot counts up to {fewest}.")
+        st.info(say("playground_fewest", n=fewest))
     shots_list = tuple(k for k in shots_list if k <= fewest) or (fewest,)
     data_key = ("playground", task.key)
 else:
@@ -160,7 +151,7 @@ else:
             name = procedural_source(model.config.input.channels)
         elif source == "upload":
             if upload is None:
-                st.info("Upload an archive in the sidebar: alphabet/character/image folders (Omniglot) or class/image folders.")
+                st.info(say("upload_archive_hint"))
                 st.stop()
             if upload.size > MAX_UPLOAD_BYTES:  # the widget refuses these too; never trust one check
                 raise ParamembedError(f"{upload.name!r} is over {MAX_UPLOAD_BYTES // 2**20} MB")
@@ -174,10 +165,11 @@ else:
             name = stored[1]
         else:
             if not (folder or "").strip():
-                st.info("Type the path of a folder or archive under the shared folders in the sidebar.")
+                st.info(say("type_folder_hint"))
                 st.stop()
             name = server_source(folder, serving, admin_token)
-        dataset = open_dataset(name, spec_items, max(shots_list), upload=source == "upload")
+        with st.spinner(say("opening_dataset")):
+            dataset = open_dataset(name, spec_items, max(shots_list), upload=source == "upload")
     except ParamembedError as err:
         # An upload's messages name the upload, never the server folder it was unpacked into.
         show_error(ParamembedError(public_message(err, Path(name or uploads_root()), upload.name)) if source == "upload" else err)
@@ -203,9 +195,10 @@ def with_progress(text: str, work):
 bank_key = ("bank", choice.path, data_key, tuple(classes), max(shots_list), int(seed))
 emb_key = bank_key + (shots_list,)
 try:
-    bank = cached(bank_key, lambda: with_progress(f"Reading the {W['images']}...", lambda report: E.feature_bank(
+    reading = say("reading_images_progress" if FAMILY == "photo" else "reading_drawings")
+    bank = cached(bank_key, lambda: with_progress(reading, lambda report: E.feature_bank(
         model, dataset, classes, max(shots_list), seed=int(seed), progress=report)))
-    emb = cached(emb_key, lambda: with_progress("Generating classifiers...", lambda report: E.generate_embeddings(
+    emb = cached(emb_key, lambda: with_progress(say("generating_classifiers"), lambda report: E.generate_embeddings(
         model, bank, shots_list, progress=report)))
 except ParamembedError as err:
     show_error(err)
@@ -214,45 +207,43 @@ except ParamembedError as err:
 # An uploaded archive is stored as upload-<digest>...: the legend says the file's own name instead.
 group_names = {str(a): upload.name.rsplit(".", 2)[0] for a in set(emb.alphabets) if str(a).startswith("upload-")} \
     if source == "upload" and upload is not None else {}
-st.write(
-    f"**{len(classes)} classes** from {len(set(emb.alphabets))} {W['group']}(s), at {', '.join(map(str, shots_list))} shot(s); "
-    f"model **{choice.label}** (method `{emb.method}`"
-    + (", a MAML model has no generator, so its prototypes are shown" if choice.generator == "maml" else "") + ")."
-)
+summary = "explorer_summary" + ("_maml" if choice.generator == "maml" else "") + ("_photo" if FAMILY == "photo" else "")
+st.write(say(summary, classes=len(classes), groups=len(set(emb.alphabets)), shots=say("name_separator").join(map(str, shots_list)),
+             model=model_label(choice), method=emb.method))
 
 
 @st.fragment
 def explore() -> None:
     """Projection, search, selection, drift and export: reruns alone when one of its widgets changes."""
     c1, c2, c3, c4, c5 = st.columns(5)
-    space = c1.selectbox("Vectors", list(SPACES), format_func=lambda s: SPACES[s].split(" (")[0], key="explorer_space",
-                         help="; ".join(f"{k}: {v}" for k, v in SPACES.items()))
-    method = c2.selectbox("Projection", P.available_projections(), key="explorer_projection",
-                          format_func=P.PROJECTION_LABELS.get,
-                          help="PCA is instant; t-SNE separates clusters better and takes a few seconds")
-    dims = c3.radio("Dimensions", (2, 3), horizontal=True, key="explorer_dims", format_func=lambda d: f"{d}D")
-    shown = c4.selectbox("Shots shown", ["all"] + list(shots_list), index=len(shots_list), key="explorer_shown")
-    colour = c5.selectbox("Colour by", ("alphabet", "class", "shots"), key="explorer_colour",
-                          format_func=lambda c: W["group"] if c == "alphabet" else c)
+    space = c1.selectbox(say("vectors"), SPACES, format_func=lambda s: say(f"space_{s}"), key="explorer_space",
+                         help=say("list_separator").join(say(f"space_{s}_help") for s in SPACES))
+    method = c2.selectbox(say("projection"), P.available_projections(), key="explorer_projection",
+                          format_func=P.PROJECTION_LABELS.get, help=say("projection_help"))
+    dims = c3.radio(say("dimensions"), (2, 3), horizontal=True, key="explorer_dims", format_func=lambda d: say("dims_label", dims=d))
+    shown = c4.selectbox(say("shots_shown"), ["all"] + list(shots_list), index=len(shots_list), key="explorer_shown",
+                         format_func=lambda k: say("shots_all") if k == "all" else str(k))
+    colour = c5.selectbox(say("colour_by"), ("alphabet", "class", "shots"), key="explorer_colour",
+                          format_func=lambda c: GROUP if c == "alphabet" else say(f"colour_{c}"))
 
     rows = np.arange(len(emb)) if shown == "all" else np.flatnonzero(emb.shots == int(shown))
     vectors = emb.vectors(space)[rows]
     if len(rows) < dims + 1:
-        st.warning(f"A {dims}D projection needs at least {dims + 1} points; this selection has {len(rows)}.")
+        st.warning(say("projection_too_few", dims=dims, need=dims + 1, have=len(rows)))
         return
     s1, s2 = st.columns([3, 1])
-    query = s1.text_input("Find classes", key="explorer_search", placeholder=f"part of a class or {W['group']} name",
-                          help="matching points stay bright, the rest are dimmed")
+    query = s1.text_input(say("find_classes"), key="explorer_search", placeholder=say(f"find_placeholder_{FAMILY}"),
+                          help=say("find_help"))
     can_draw = dims == 2 and len(rows) <= MAX_THUMBNAILS
-    label = f"{W['images'].capitalize()} on the plot"
+    label = say("images_on_plot" if FAMILY == "photo" else "drawings_on_plot")
     if can_draw:
         thumbnails = s2.checkbox(label, value=True, key="explorer_thumbnails",
-                                 help=f"each point's first support {W['image']}, for 2D plots of up to {MAX_THUMBNAILS} points")
+                                 help=say(f"thumbnails_help_{FAMILY}", n=MAX_THUMBNAILS))
     else:  # shown off, not greyed-but-ticked: nothing is drawn on a 3D or crowded plot
         thumbnails = s2.checkbox(label, value=False, key="explorer_thumbnails_off", disabled=True,
-                                 help=f"only on 2D plots of up to {MAX_THUMBNAILS} points")
+                                 help=say("thumbnails_off_help", n=MAX_THUMBNAILS))
     try:
-        with st.spinner(f"Projecting {len(rows)} points with {P.PROJECTION_LABELS[method]}..."):
+        with st.spinner(say("projecting", n=len(rows), method=P.PROJECTION_LABELS[method])):
             xy = cached(("proj",) + emb_key + (space, str(shown), method, dims),
                         lambda: P.project(vectors, method, dims, seed=int(seed)))
     except ParamembedError as err:
@@ -263,72 +254,75 @@ def explore() -> None:
     matches = P.match_labels(query, names, alphabets)
     if query.strip():
         if matches.any():
-            st.caption(f"{int(matches.sum())} of {len(rows)} points match {md_text(repr(query.strip()))}.")
+            st.caption(say("search_matches", matches=int(matches.sum()), n=len(rows), query=md_text(repr(query.strip()))))
         else:
-            st.warning(f"No class or {W['group']} matches {md_text(repr(query.strip()))}.")
-    axes = P.axis_titles(vectors, method, dims)  # PCA: "PC1 (23% of variance)"
-    fig = F.class_scatter(emb, rows, xy, colour, matches, thumbnails=thumbnails and can_draw, group_word=W["group"],
+            st.warning(say(f"search_none_{FAMILY}", query=md_text(repr(query.strip()))))
+    axes = F.axis_titles(vectors, method, dims)  # PCA: "PC1 (23% of variance)"
+    fig = F.class_scatter(emb, rows, xy, colour, matches, thumbnails=thumbnails and can_draw, group_word=GROUP,
                           group_names=group_names, axes=axes)
     # theme=None: Streamlit's theme recolours the traces, and the drawings must keep their points' colours.
     event = st.plotly_chart(fig, key="explorer_chart", on_select="rerun" if dims == 2 else "ignore", theme=None,
                             selection_mode=("points", "box", "lasso"), width="stretch")
     # Under the chart, not above it: at 1280x720 the chart starts on the first screen.
-    st.caption("Click a point to select it (shift-click adds more), or choose the lasso or box in the chart's "
-               f"toolbar to select many; you see their {W['images']} and nearest neighbours below."
-               if dims == 2 else "3D charts cannot be selected on: pick classes in the box below the chart.")
+    st.caption(say(f"select_hint_{FAMILY}") if dims == 2 else say("select_hint_3d"))
 
     # ============ selection: drawings and nearest neighbours ============
     selected = []
     if dims == 2 and event and event.selection and event.selection.points:
         selected = [int(p["customdata"][0]) for p in event.selection.points if p.get("customdata")]
-    by_label = {f"{emb.names[r]} ({emb.shots[r]}-shot)": int(r) for r in rows}
-    picked = st.multiselect("Or pick classes", list(by_label), key="explorer_picked", max_selections=12)
+    by_label = {say("pick_option", name=emb.names[r], shots=emb.shots[r]): int(r) for r in rows}
+    picked = st.multiselect(say("or_pick_classes"), list(by_label), key="explorer_picked", max_selections=12,
+                            placeholder=say("choose_options"))
     selected = list(dict.fromkeys(selected + [by_label[p] for p in picked if p in by_label]))
     if selected:
-        k = st.slider("Neighbours", 1, 10, 5, key="explorer_neighbours")
-        st.subheader(f"{len(selected)} selected" + (" (showing the first 8)" if len(selected) > 8 else ""))
+        k = st.slider(say("neighbours"), 1, 10, 5, key="explorer_neighbours")
+        st.subheader(say("selected_count_first" if len(selected) > 8 else "selected_count", n=len(selected)))
         all_vectors = emb.vectors(space)
         for r in selected[:8]:
             ci, shots = int(emb.class_index[r]), int(emb.shots[r])
             left, right = st.columns([2, 3])
-            left.markdown(f"**{md_text(emb.names[r])}** · {md_text(group_names.get(str(emb.alphabets[r]), emb.alphabets[r]))} · {shots}-shot support")
+            left.markdown(say("selected_line", name=md_text(emb.names[r]), shots=shots,
+                              group=md_text(group_names.get(str(emb.alphabets[r]), emb.alphabets[r]))))
             left.image([emb.drawing(ci, s) for s in range(shots)], width=56, clamp=True)
             near = P.cosine_neighbours(all_vectors, r, k, candidates=np.flatnonzero(emb.shots == shots))
-            right.markdown(f"Nearest by cosine ({SPACES[space].split(' (')[0]}, same shots):")
+            right.markdown(say("nearest_by_cosine", space=say(f"space_{space}")))
             right.image([emb.drawing(int(emb.class_index[j]), 0) for j, _ in near], width=56, clamp=True,
-                        caption=[md_text(f"{emb.names[j].split('/')[-1]} {s:.2f}") for j, s in near])
-            right.caption(", ".join(f"{md_text(emb.names[j])} ({s:.3f})" for j, s in near))
+                        caption=[md_text(say("neighbour_caption", name=emb.names[j].split('/')[-1], value=f"{s:.2f}"))
+                                 for j, s in near])
+            right.caption(say("name_separator").join(say("neighbour_item", name=md_text(emb.names[j]), value=f"{s:.3f}")
+                                                     for j, s in near))
     else:
-        st.caption("Nothing selected yet.")
+        st.caption(say("nothing_selected"))
 
     # ============ drift with shots ============
     if len(shots_list) > 1:
-        st.subheader("How a class's embedding moves as shots are added")
-        drift_space = st.radio("Drift of", ("embedding", "weights"), horizontal=True, key="explorer_drift_space")
+        st.subheader(say("drift_heading"))
+        drift_space = st.radio(say("drift_of"), ("embedding", "weights"), horizontal=True, key="explorer_drift_space",
+                               format_func=lambda d: say(f"drift_{d}"))
         drift = E.embedding_drift(emb, drift_space)
         line = F.drift_figure(emb, drift, drift_space, selected[:8])
         st.plotly_chart(line, key="explorer_drift", width="stretch")
-        st.caption("Selected classes are drawn as their own lines.")
+        st.caption(say("drift_caption"))
 
     # ============ export ============
-    st.subheader("Export for the Embedding Projector")
+    st.subheader(say("export_heading"))
     vec_tsv, meta_tsv = P.projector_tsv(vectors, emb.metadata(rows))
     stem = f"{Path(choice.path).name}-{space}-{shown}shot"
     d1, d2 = st.columns(2)
     d1.download_button("vectors.tsv", vec_tsv, file_name=f"{stem}-vectors.tsv", mime="text/tab-separated-values", key="explorer_dl_vectors")
     d2.download_button("metadata.tsv", meta_tsv, file_name=f"{stem}-metadata.tsv", mime="text/tab-separated-values", key="explorer_dl_metadata")
-    st.caption(f"{len(rows)} rows of {vectors.shape[1]} numbers; load both files at projector.tensorflow.org ('Load').")
+    st.caption(say("export_caption", rows=len(rows), numbers=vectors.shape[1]))
 
 
 explore()
 
 # ============ weights vs prototypes ============
-st.subheader("Generated weights vs plain prototypes")
+st.subheader(say("weights_vs_prototypes"))
 agreement = P.rowwise_cosine(emb.weights, emb.prototypes)
 if emb.method == "proto":
-    st.caption("This model's weights *are* its prototypes (imprinting), so every cosine is 1.")
-box = px.box({"cosine(weights, prototype)": agreement, "shots": emb.shots.astype(str)}, x="shots",
-             y="cosine(weights, prototype)", points="outliers", height=320)
+    st.caption(say("proto_is_imprinting"))
+box = px.box({say("agreement_axis"): agreement, say("colour_shots"): emb.shots.astype(str)}, x=say("colour_shots"),
+             y=say("agreement_axis"), points="outliers", height=320)
 st.plotly_chart(box, key="explorer_agreement", width="stretch")
-st.caption("Per class: how far the generator moves the weights away from the class mean. Mean cosine "
-           + ", ".join(f"{k}-shot {agreement[emb.shots == k].mean():.3f}" for k in shots_list) + ".")
+st.caption(say("agreement_caption", values=say("name_separator").join(
+    say("shot_mean", k=k, value=f"{agreement[emb.shots == k].mean():.3f}") for k in shots_list)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from paramembed import METHODS, ParamembedError, ui
+from paramembed.app import language
 from paramembed.app import model_routing as routing
 from paramembed.app import results_view as view_
 from paramembed.app import task_sources as sources
@@ -20,43 +21,41 @@ from paramembed.app.messages import say
 from paramembed.explain import explain_query
 from paramembed.export import classifier_to_bytes, classifier_to_onnx, onnx_snippet, usage_snippet
 from paramembed.methods import METHODS as METHOD_TABLE
-from paramembed.tasks import LIMITS, preprocess_task, save_task, solve
+from paramembed.tasks import preprocess_task, save_task, solve
 
 SLOW = {name for name, m in METHOD_TABLE.items() if m.kind == "gradient"}  # gradient steps per task: seconds
 
 presentation = st.sidebar.toggle(say("presentation"), key="presentation", help=say("presentation_help"))
 style = page_style(presentation)  # compact for 1280x720; larger text and images when presenting
-st.title("Playground", anchor=False, help=say("playground_intro"))
+st.title(say("playground_title"), anchor=False, help=say("playground_intro"))
 
 # ============ sidebar: model, method, device ============
 choices = ui.find_models()
 pretrained_ok, pretrained_note = routing.pretrained_offered()
 picked = ui.model_picker(extra=(ui.PRETRAINED,) if pretrained_ok else (), on_change=routing.on_pick_model)
 if picked is None:
-    st.info("No model to run: see the sidebar.")
+    st.info(say("no_model_to_run"))
     st.stop()
 measured_note = st.sidebar.empty()  # filled below with the measured accuracy of the model that runs
 if pretrained_note:
     st.sidebar.caption(say("pretrained_not_offered"), help=pretrained_note)
 st.sidebar.toggle(
-    "Pick the model family automatically", value=True, key="auto_family",
-    help="for tasks you make: photos go to a photo model, drawings to a glyph model. Off: always the model picked above",
+    say("auto_family"), value=True, key="auto_family", help=say("auto_family_help"),
 )
 method = ui.method_picker(picked)
 compare = st.sidebar.multiselect(
-    "Compare side by side with", [m for m in METHODS if m != method], key="compare",
-    help=f"runs these methods on the same task too, with their accuracies and times; {', '.join(sorted(SLOW))} "
-         "take gradient steps per task, so they run when you press their button",
+    say("compare_with"), [m for m in METHODS if m != method], key="compare", placeholder=say("choose_options"),
+    help=say("compare_help", slow=say("name_separator").join(sorted(SLOW))),
 )
 device = ui.device_picker()
-top_k = st.sidebar.slider("Classes shown per query", 1, 5, 3, key="top_k")
-st.sidebar.caption(f"**Limits:** {LIMITS.describe()}.")
+top_k = st.sidebar.slider(say("top_k"), 1, 5, 3, key="top_k")
+st.sidebar.caption(say("limits_line", limits=sources.describe_limits()))
 
 # ============ the task, and the model that runs it ============
 sources.restore_after_reload()  # a hand-made task survives a reload of the page (?task=...)
 source_col, from_col, open_col, save_col = st.columns([4, 2.8, 1.6, 1.6], vertical_alignment="bottom")
-source = source_col.radio("Make a task by", sources.SOURCES, horizontal=True, key="task_source",
-                          label_visibility="collapsed")
+source = source_col.radio(say("make_task_by"), sources.SOURCES, horizontal=True, key="task_source",
+                          format_func=sources.source_label, label_visibility="collapsed")
 with open_col:
     sources.open_section(choices)
 sources.show_notices()
@@ -81,7 +80,8 @@ try:
 except ParamembedError as err:
     ui.show_error(err)
     st.stop()
-view = ui.memo("views", (task.key, repr(spec)), lambda: view_.TaskView.of(task, support, query))
+lang = language.current()  # labels ("Class A" / "类别 A") are in the session's language: part of the memo keys
+view = ui.memo("views", (task.key, repr(spec), lang), lambda: view_.TaskView.of(task, support, query))
 sample_settings = st.session_state.get("sample_settings") if task.source == "sample" else None
 save_col.download_button(
     say("save_task"), icon=":material/save:", key="save_task", help=say("save_task_help"),
@@ -92,7 +92,7 @@ save_col.download_button(
         task, labels, model_name, method, settings, task.support_names),
 )
 view_.support_set(view, spec, support, style,
-                  f"Task: {describe_task(task.ways, task.shots(), len(task.query), task.labelled_queries)}",
+                  say("task_title", task=describe_task(task.ways, task.shots(), len(task.query), task.labelled_queries)),
                   st.session_state.get("task_origin", "") if task.source == "sample" else "")
 
 
@@ -118,7 +118,7 @@ try:
     view_.summary(result, routing.results_heading(running, method), routing.running_line(setup),
                   routing.measured_line(running, method, task.ways, min(task.shots())))
     if compare:
-        view_.compare(method, runner.label, result, compare, SLOW, run, task.key)
+        view_.compare(method, ui.model_label(runner), result, compare, SLOW, run, task.key)
 except ParamembedError as err:
     ui.show_error(err)
     st.stop()
@@ -127,7 +127,7 @@ clf = result.classifier
 # Only the open tab runs (picking another one reruns the page): a click elsewhere does not pay for
 # the explanation's features and figures, the parameters' heatmaps or the export.
 tab_queries, tab_why, tab_params, tab_download = st.tabs(
-    ["Queries", "Why this prediction?", "Generated parameters", "Download"], key="result_tab", on_change="rerun")
+    [say("tab_queries"), say("tab_why"), say("tab_params"), say("tab_download")], key="result_tab", on_change="rerun")
 
 mark_below = getattr(model.calibration, "mark_below", None)  # the calibrated model's own threshold
 with tab_queries:
@@ -138,7 +138,7 @@ with tab_why:
     if not tab_why.open:
         pass
     elif not task.query:
-        st.info("Add query images to see why each was classified as it was.")
+        st.info(say("why_needs_queries"))
     else:
         index = view_.pick_query(view, result)
         why = ui.memo("why", (runner.path, device, method, task.key, index), lambda: explain_query(
@@ -153,19 +153,17 @@ with tab_params:
 def download_tab() -> None:
     model_ref = routing.model_name(runner) if routing.is_shipped(runner) else runner.path
     st.download_button(
-        "Download the classifier (.safetensors)", icon=":material/download:",
-        data=ui.memo("download", (runner.path, method, task.key), lambda: classifier_to_bytes(
+        say("download_safetensors"), icon=":material/download:",
+        data=ui.memo("download", (runner.path, method, task.key, lang), lambda: classifier_to_bytes(
             clf, model_ref, model.config, labels=view.labels, class_names=view.names)),
         file_name="classifier.safetensors", mime="application/octet-stream", key="download_classifier",
     )
-    st.caption("Weights, bias, embeddings, scale, the class labels (as this page names them) and the model's config "
-               "in one safetensors file.")
+    st.caption(say("download_caption"))
     if ui.is_pretrained(runner):
-        st.caption("This classifier reads ImageNet ResNet-18 features: load the model with "
-                   "`paramembed.zoo.load_pretrained_model()` in place of `load_model` below.")
+        st.caption(say("download_pretrained"))
     st.code(usage_snippet(model_ref), language="python")
     # The same classifier with its backbone, for any runtime: made on request (an export takes a second).
-    onnx_key = ("onnx", runner.path, method, task.key)
+    onnx_key = ("onnx", runner.path, method, task.key, lang)
     if st.session_state.get("onnx_for") != onnx_key:
         if st.button(say("onnx_make"), icon=":material/deployed_code:", key="onnx_make", help=say("onnx_help")):
             st.session_state["onnx_for"] = onnx_key

@@ -142,7 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     report.add_parser(sub)
     bench.add_parser(sub)
-    return parser
+    from paramembed import cli_zh_cn
+
+    # Help in Chinese with PARAMEMBED_LANG=zh-CN (as the app); errors stay English (cli_zh_cn says why).
+    return cli_zh_cn.translate(parser) if cli_zh_cn.wanted() else parser
 
 
 def main(argv: list[str] | None = None) -> int:

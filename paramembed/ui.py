@@ -15,18 +15,26 @@ import threading
 import streamlit as st
 
 from paramembed.app.display import md_text
+from paramembed.app.library_text import library_text
+from paramembed.app.messages import say
 from paramembed.data.cache import LRU
 from paramembed.errors import ParamembedError
-from paramembed.methods import ANY_BACKBONE, METHOD_NAMES, get_method, method_help
+from paramembed.methods import ANY_BACKBONE, METHOD_NAMES, get_method
 from paramembed.zoo import FAMILY_CHANNELS, MODELS_ENV, PRETRAINED, ModelEntry, find_models, load_model, load_photo_model  # noqa: F401 (pages use ui.PRETRAINED)
 
 ModelChoice = ModelEntry  # the name the pages knew it by
 
 
-@st.cache_resource(show_spinner="Loading the model (once per process)...")
+@st.cache_resource(show_spinner=False)
+def _load_model(path: str, device: str):
+    return load_model(path, device=device)
+
+
 def load_model_cached(path: str, device: str = "auto"):
     """The model in `path`, loaded once per process and shared read-only by all sessions."""
-    return load_model(path, device=device)
+    # The spinner is here, not in the decorator (fixed text): it speaks the session's language.
+    with st.spinner(say("loading_model")):
+        return _load_model(path, device)
 
 
 @st.cache_resource
@@ -42,9 +50,15 @@ def device_options() -> list[str]:
 
 
 def device_label(device: str) -> str:
-    from paramembed.device import describe_device, pick_device
+    """`paramembed.device.describe_device`'s name for the device, in the session's language."""
+    import torch
 
-    return describe_device(pick_device(device))
+    from paramembed.device import pick_device
+
+    picked = pick_device(device)
+    if picked.type == "cuda":
+        return say("device_cuda", name=torch.cuda.get_device_name(picked))
+    return say("device_cpu", threads=torch.get_num_threads())
 
 
 def model_picker(key: str = "model", container=None, extra: tuple[ModelEntry, ...] = (), on_change=None) -> ModelEntry | None:
@@ -57,23 +71,31 @@ def model_picker(key: str = "model", container=None, extra: tuple[ModelEntry, ..
     found = find_models()
     choices = {c.path: c for c in found + list(extra)}
     if not found:
-        where.warning(
-            "No model found: the shipped models live in assets/models/ (`make models` trains them), "
-            "locally trained ones in the runs folder (runs/<name>/, or $PARAMEMBED_RUNS) with model.safetensors + config.json."
-        )
+        where.warning(say("no_model_found"))
         return None
     if st.session_state.get(key) not in choices:
         st.session_state.pop(key, None)  # its model is gone: fall back to the default
-    path = where.selectbox("Model", list(choices), format_func=lambda p: choices[p].label, key=key, on_change=on_change,
-                           help=f"shipped models, models trained in the runs folder, or folders in ${MODELS_ENV}")
+    path = where.selectbox(say("model"), list(choices), format_func=lambda p: model_label(choices[p]), key=key,
+                           on_change=on_change, help=say("model_help", env=MODELS_ENV))
     return choices[path]
+
+
+def model_label(choice: ModelEntry) -> str:
+    """The entry's label in the session's language: "hyper (shipped)", "my-run (trained in runs/)"."""
+    if choice.kind == "pretrained":
+        return say("model_label_pretrained")
+    if choice.kind in ("shipped", "run") and choice.label == f"{choice.name} ({'shipped' if choice.kind == 'shipped' else 'trained in runs/'})":
+        return say(f"model_label_{choice.kind}", name=choice.name)
+    if choice.label.startswith(f"{choice.name} (") and choice.label.endswith(")"):  # a folder named in $PARAMEMBED_MODELS
+        return say("model_label_folder", name=choice.name, path=choice.label[len(choice.name) + 2 : -1])
+    return choice.label
 
 
 def is_pretrained(choice: ModelEntry) -> bool:
     return choice.kind == "pretrained"
 
 
-@st.cache_resource(show_spinner="Loading ImageNet ResNet-18 (once per process)...")
+@st.cache_resource(show_spinner=False)
 def _load_pretrained(device: str, weights: str):
     """`weights` (the file found, or "") is only a cache key: dropping the file in takes effect on rerun."""
 
@@ -89,7 +111,8 @@ def load_pretrained_cached(device: str = "auto"):
         found = find_weights()
     except ParamembedError:
         found = None
-    return _load_pretrained(device, str(found or ""))
+    with st.spinner(say("loading_pretrained")):
+        return _load_pretrained(device, str(found or ""))
 
 
 def shipped_or_first(choices: list[ModelEntry], channels: int, name: str | None = None) -> ModelEntry | None:
@@ -113,8 +136,9 @@ def model_for_family(family: str, picked: ModelEntry, choices: list[ModelEntry])
 
 def device_picker(key: str = "device", container=None) -> str:
     where = container or st.sidebar
-    device = where.selectbox("Device", device_options(), key=key, help="auto uses CUDA when present")
-    where.caption(f"Running on **{device_label(device)}**")
+    device = where.selectbox(say("device"), device_options(), key=key, help=say("device_help"),
+                             format_func=lambda d: say("device_auto") if d == "auto" else d)
+    where.caption(say("running_on", device=device_label(device)))
     return device
 
 
@@ -142,13 +166,20 @@ def method_picker(selected: ModelEntry, key: str = "method", container=None) -> 
     # warn with a stack trace on the console when the model picker's callback resets the method.
     if st.session_state.get(key) not in METHOD_NAMES:
         st.session_state[key] = selected.generator if selected.generator in METHOD_NAMES else METHOD_NAMES[0]
-    return where.selectbox("Method", METHOD_NAMES, key=key, help=method_help())
+    return where.selectbox(say("method"), METHOD_NAMES, key=key, help=methods_help())
+
+
+def methods_help(names: tuple[str, ...] = METHOD_NAMES) -> str:
+    """`paramembed.methods.method_help` in the session's language: each method and what it does."""
+    return say("list_separator").join(say("method_help_item", method=name, summary=say(f"method_summary_{name}"))
+                                      for name in names)
 
 
 def show_error(err: Exception) -> None:
     """A user error as one red line (never a traceback)."""
-    # The message may name a visitor's file or class: shown as text, never as Markdown.
-    st.error(md_text(err), icon=":material/error:")  # Material, not emoji: no emoji font needed
+    # The message may name a visitor's file or class: shown as text, never as Markdown. The library's
+    # messages are English (the CLI's too); in Chinese a translated lead says so (see say("error_lead")).
+    st.error(say("error_lead", detail=md_text(library_text(err))), icon=":material/error:")  # Material, not emoji: no emoji font needed
 
 
 def memo(name: str, key, compute, max_entries: int = 16):

@@ -1,6 +1,7 @@
 """Pure display helpers for the app: thumbnails any image can be shown as, short labels, plurals.
 
-No Streamlit here: these are tested as plain functions.
+No Streamlit here: these are tested as plain functions. Words come from the message catalog
+(`say`), in the session's language inside the app and the server's default outside it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import string
 import numpy as np
 import torch
 from PIL import Image
+
+from paramembed.app.messages import say, say_n
 
 # The characters that make Markdown out of plain text anywhere in a line: links and images need
 # brackets (a visitor's class named ![b](http://host/x.png) would make every browser showing it
@@ -78,7 +81,7 @@ def letter(i: int) -> str:
 def short_labels(class_names: list[str], sampled: bool) -> list[str]:
     """Labels to show: a sampled task's classes are paths (`test-alphabet-003/char-11`), shown as
     "Class A", "Class B", ... (the path goes in the hover help); a hand-made task's own names stay."""
-    return [f"Class {letter(i)}" for i in range(len(class_names))] if sampled else list(class_names)
+    return [say("class_letter", letter=letter(i)) for i in range(len(class_names))] if sampled else list(class_names)
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:
@@ -88,8 +91,10 @@ def plural(n: int, one: str, many: str | None = None) -> str:
 
 def describe_task(ways: int, shots: list[int], queries: int, labelled: int) -> str:
     """"5-way 5-shot, 15 queries (15 labelled)", with "1 query" where there is one."""
-    shot_text = f"{shots[0]}-shot" if len(set(shots)) == 1 else f"{min(shots)}-{max(shots)} shots per class"
-    return f"{ways}-way {shot_text}, {plural(queries, 'query', 'queries')} ({labelled} labelled)"
+    if len(set(shots)) == 1:
+        return say("task_shots", ways=ways, shots=shots[0], queries=say_n("queries", queries), labelled=labelled)
+    return say("task_shot_range", ways=ways, low=min(shots), high=max(shots), queries=say_n("queries", queries),
+               labelled=labelled)
 
 
 def md_text(text: object) -> str:

@@ -10,6 +10,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from paramembed import projection as P
+from paramembed.app.fonts import FIGURE_FONT
+from paramembed.app.messages import say
 from paramembed.embeddings import ClassEmbeddings
 
 DIM = 0.15  # opacity of points that do not match the search
@@ -20,6 +22,13 @@ def hex_rgb(colour: str) -> tuple[int, int, int] | None:
     if isinstance(colour, str) and colour.startswith("#") and len(colour) == 7:
         return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
     return None
+
+
+def axis_titles(vectors: np.ndarray, method: str, dims: int) -> tuple[str, ...]:
+    """`paramembed.projection.axis_titles` in the session's language: "PC1 (23% of variance)"."""
+    if method == "pca":
+        return tuple(say("pca_axis", i=i + 1, share=f"{share:.0%}") for i, share in enumerate(P.explained_variance(vectors, dims)))
+    return tuple(say("tsne_axis", method=P.PROJECTION_LABELS.get(method, method), i=i + 1) for i in range(dims))
 
 
 def class_scatter(emb: ClassEmbeddings, rows: np.ndarray, xy: np.ndarray, colour: str, matches: np.ndarray,
@@ -46,7 +55,8 @@ def class_scatter(emb: ClassEmbeddings, rows: np.ndarray, xy: np.ndarray, colour
     common = dict(color=colour, hover_name="class", custom_data=["row"], height=620, template="plotly_white",
                   color_discrete_sequence=px.colors.qualitative.Plotly,
                   hover_data={"alphabet": True, "shots": True, "x": False, "y": False, "row": False},
-                  labels={"alphabet": group_word, **dict(zip(("x", "y", "z"), axes or ()))})
+                  labels={"alphabet": group_word, "class": say("colour_class"), "shots": say("colour_shots"),
+                          **dict(zip(("x", "y", "z"), axes or ()))})
     if dims == 3:
         common["hover_data"]["z"] = False
         fig = px.scatter_3d(frame, x="x", y="y", z="z", **common)
@@ -68,8 +78,9 @@ def class_scatter(emb: ClassEmbeddings, rows: np.ndarray, xy: np.ndarray, colour
         fig.update_layout(images=P.thumbnail_layout(xy, uris, size=0.045, opacity=np.where(bright, 1.0, DIM)))
     # No dragmode here: with lasso or box as the starting tool, Streamlit makes clicks plain events
     # that select nothing. Left unset, it starts in pan mode with click-to-select on.
-    fig.update_layout(showlegend=colour != "class" and len(set(frame[colour])) <= 40,
-                      legend_title_text=group_word if colour == "alphabet" else colour,
+    fig.update_layout(font_family=FIGURE_FONT,  # drawn without Streamlit's theme: name the Chinese font here
+                      showlegend=colour != "class" and len(set(frame[colour])) <= 40,
+                      legend_title_text=group_word if colour == "alphabet" else say(f"colour_{colour}"),
                       margin=dict(l=0, r=0, t=30, b=0))
     return fig
 
@@ -80,12 +91,12 @@ def drift_figure(emb: ClassEmbeddings, drift: dict[int, np.ndarray], space: str,
     q = np.array([np.percentile(drift[k], [10, 50, 90]) for k in ks])  # (shot counts, 3)
     fig = go.Figure([
         go.Scatter(x=ks + ks[::-1], y=list(q[:, 2]) + list(q[::-1, 0]), fill="toself", line_width=0,
-                   fillcolor="rgba(99,110,250,0.2)", name="10-90% of classes", hoverinfo="skip"),
-        go.Scatter(x=ks, y=q[:, 1], mode="lines+markers", name="median class"),
+                   fillcolor="rgba(99,110,250,0.2)", name=say("drift_band"), hoverinfo="skip"),
+        go.Scatter(x=ks, y=q[:, 1], mode="lines+markers", name=say("drift_median")),
     ])
     for r in selected:
         ci = int(emb.class_index[r])
         fig.add_trace(go.Scatter(x=ks, y=[drift[k][ci] for k in ks], mode="lines+markers", name=str(emb.names[r])))
-    fig.update_layout(xaxis_title="shots", yaxis_title=f"cosine to the {ks[-1]}-shot {space}", height=340,
+    fig.update_layout(xaxis_title=say("drift_x"), yaxis_title=say(f"drift_y_{space}", k=ks[-1]), height=340,
                       xaxis_type="log", xaxis_tickvals=ks, margin=dict(t=20))
     return fig

@@ -9,14 +9,16 @@ Whatever runs is named: `model_name` for headings, `measured_note` for its real-
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
 from paramembed import ParamembedError, ui
+from paramembed.app.library_text import library_text
 from paramembed.app.measured import Measured, measured
-from paramembed.app.messages import say
+from paramembed.app.messages import MESSAGES, say
 from paramembed.checkpoint import ASSETS
 from paramembed.family import GLYPH, PHOTO, suggest_family
 
@@ -54,7 +56,20 @@ def measured_note(choice: ui.ModelChoice) -> str:
     found = measured_for(choice)
     if found is None:
         return say("not_measured", model=model_name(choice))
-    return say("measured", model=model_name(choice), what=found.describe())
+    return say("measured", model=model_name(choice), what=describe_measured(found))
+
+
+def describe_measured(found: Measured) -> str:
+    """e.g. "held-out Omniglot alphabets: 5-way 1-shot 95% · 20-way 1-shot 86%", in the session's language."""
+    cells = say("cell_separator").join(say("measured_cell", ways=c.ways, shots=c.shots, accuracy=f"{c.mean:.0%}")
+                                       for c in found.cells)
+    return say("measured_cells", title=benchmark_title(found), cells=cells)
+
+
+def benchmark_title(found: Measured) -> str:
+    """The benchmark's short name in the session's language; report.py's English title for any other."""
+    key = f"bench_{found.benchmark.replace('-', '_')}"
+    return say(key) if key in MESSAGES else found.title
 
 
 def reads(spec) -> str:
@@ -73,8 +88,8 @@ def pretrained_offered() -> tuple[bool, str]:
     try:
         found = find_weights()
     except PretrainedUnavailable as err:
-        return False, say("pretrained_missing", where=str(err))
-    return (True, "") if found else (False, say("pretrained_missing", where=missing_weights_message()))
+        return False, say("pretrained_missing", where=library_text(err))
+    return (True, "") if found else (False, say("pretrained_missing", where=library_text(missing_weights_message())))
 
 
 def on_pick_model() -> None:
@@ -109,10 +124,10 @@ def resolve(selected: ui.ModelChoice, method: str, device: str, choices: list[ui
         if ui.is_pretrained(selected):
             _, notice = ui.load_pretrained_cached(device)
             if notice:  # the weights vanished after the picker offered them
-                st.warning(notice)
+                st.warning(say("library_note", detail=library_text(notice)))
                 fallback = ui.shipped_or_first(choices, 3, "photo")
                 if fallback is None:
-                    st.info("No photo model to fall back on (assets/models/photo is absent).")
+                    st.info(say("no_photo_fallback"))
                     st.stop()
                 selected = fallback
         runner = ui.model_for_method(method, selected, choices)
@@ -159,21 +174,44 @@ def route(task, picked: ui.ModelChoice, choices: list[ui.ModelChoice]) -> ui.Mod
     support_key = tuple(img.digest for images in st.session_state["draft"].classes.values() for img in images)
     suggestion = ui.memo("family", support_key, lambda: suggest_family(task.support))
     what = "photos" if suggestion.family == PHOTO else "drawings"
+    reason = family_reason(suggestion.reason)
     chosen = ui.model_for_family(suggestion.family, picked, choices)
     if st.session_state.get("model_picked_for") == st.session_state.get("draft_round", 0):
         if chosen is not picked:
-            st.caption(f"These look like {what} ({suggestion.reason}), but you picked **{picked.label}** in the sidebar for this task.")
-            st.button("Let the app pick the model family again", key="family_reset",
+            st.caption(say(f"looks_like_{what}_picked", reason=reason, model=ui.model_label(picked)))
+            st.button(say("family_reset"), key="family_reset",
                       on_click=lambda: st.session_state.pop("model_picked_for", None))
         return picked
     if chosen is None:
-        st.warning(f"These look like {what} ({suggestion.reason}), but no {suggestion.family} model is available: using {picked.label}.")
+        st.warning(say(f"looks_like_{what}_none", reason=reason, model=ui.model_label(picked)))
         return picked
-    st.info(
-        f"These look like {what} ({suggestion.reason}): using the {suggestion.family} model **{chosen.label}**. "
-        "Change it in the sidebar (pick a model, or turn off “Pick the model family automatically”)."
-    )
+    st.info(say(f"looks_like_{what}", reason=reason, model=ui.model_label(chosen)))
     return chosen
+
+
+# `paramembed.family`'s reasons ("3 of 4 images look like photos (e.g. a coloured background)"), read back
+# into their fields so that the sentence is the catalog's: the library's own words stay English.
+_VOTES = ((re.compile(r"^(\d+) of (\d+) images look like photos \(e\.g\. (.*)\)$"), "family_vote_photos"),
+          (re.compile(r"^(\d+) of (\d+) images look like drawings \((.*)\)$"), "family_vote_drawings"))
+_REASONS = (
+    (re.compile(r"^no plain background \((\d+%) of pixels\)$"), "reason_no_background"),
+    (re.compile(r"^a coloured background$"), "reason_coloured_background"),
+    (re.compile(r"^many colours on a plain background$"), "reason_many_colours"),
+    (re.compile(r"^ink of one colour on plain paper \((\d+%) background\)$"), "reason_one_ink"),
+)
+
+
+def family_reason(reason: str) -> str:
+    """`FamilySuggestion.reason` in the session's language (unchanged when its form is not known)."""
+    for pattern, key in _VOTES:
+        vote = pattern.match(reason)
+        if vote:
+            return say(key, votes=vote[1], images=vote[2], reason=family_reason(vote[3]))
+    for pattern, key in _REASONS:
+        found = pattern.match(reason)
+        if found:
+            return say(key, **({"percent": found[1]} if pattern.groups else {}))
+    return reason
 
 
 def sidebar_in_use(running: Running, picked: ui.ModelChoice, method: str, note) -> None:
@@ -181,15 +219,16 @@ def sidebar_in_use(running: Running, picked: ui.ModelChoice, method: str, note) 
     picker) gets the running model's measured accuracy, never another model's."""
     note.caption(measured_note(running.runner))
     if running.runner.path != picked.path:
-        why = "for this method" if running.selected.path == picked.path else "for these images"
-        st.sidebar.info(f"Running on **{model_name(running.runner)}** ({running.runner.label}) {why}.",
+        why = "running_on_for_method" if running.selected.path == picked.path else "running_on_for_images"
+        st.sidebar.info(say(why, model=model_name(running.runner), label=ui.model_label(running.runner)),
                         icon=":material/swap_horiz:")
 
 
 def results_heading(running: Running, method: str) -> str:
     """ "Results: photo", or "Results: hyper model, proto method" when the method is not the model's own."""
     name = model_name(running.runner)
-    return f"Results: {name}" if running.runner.generator == method else f"Results: {name} model, {method} method"
+    return say("results_heading", model=name) if running.runner.generator == method else \
+        say("results_heading_method", model=name, method=method)
 
 
 def measured_line(running: Running, method: str, ways: int, shots: int) -> str | None:
@@ -198,6 +237,8 @@ def measured_line(running: Running, method: str, ways: int, shots: int) -> str |
     if found is None:
         return None
     cell = found.closest(ways, shots)
-    own = "" if running.runner.generator == method else f" with its own method ({running.runner.generator})"
-    return (f"For comparison: **{model_name(running.runner)}** scored **{cell.mean:.0%}** "
-            f"(± {cell.ci95:.1%}) on {found.title}, {cell.ways}-way {cell.shots}-shot{own} (all settings: sidebar).")
+    fields = dict(model=model_name(running.runner), accuracy=f"{cell.mean:.0%}", ci=f"{cell.ci95:.1%}",
+                  title=benchmark_title(found), ways=cell.ways, shots=cell.shots)
+    if running.runner.generator == method:
+        return say("for_comparison", **fields)
+    return say("for_comparison_own", method=running.runner.generator, **fields)

@@ -14,6 +14,7 @@ font, emoji show as empty boxes.
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -22,9 +23,9 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from paramembed.app.display import md_text, plural, png_bytes, short_labels, thumbnail
+from paramembed.app.display import md_text, png_bytes, short_labels, thumbnail
 from paramembed.app.layout import Style
-from paramembed.app.messages import say
+from paramembed.app.messages import say, say_n
 from paramembed.explain import (
     Explanation, confidence, confusion_matrix, deciding_features, most_like, near_chance, nearest_support,
 )
@@ -46,6 +47,7 @@ class TaskView:
     class_thumbs: list[bytes]  # one PNG thumbnail per class: its first support image as the model reads it
     query_thumbs: list[bytes]
     support_thumbs: list[bytes] | None = None  # one per support image, in support order
+    query_names: list[str] | None = None  # a sampled task's "query 1" in the session's language; else file names
 
     @classmethod
     def of(cls, task, support, query) -> "TaskView":
@@ -57,30 +59,33 @@ class TaskView:
             [png_bytes(thumbnail(to_display(support[i]))) for i in first],
             [png_bytes(thumbnail(to_display(q))) for q in query],
             [png_bytes(thumbnail(to_display(s))) for s in support],
+            [say("query_name", n=i + 1) for i in range(len(query))] if task.source == "sample" else list(task.query_names),
         )
 
     def label(self, c: int) -> str:
         return self.labels[c]
 
+    def query_name(self, i: int) -> str:
+        return (self.query_names or self.task.query_names)[i]
+
 
 def percent(x: float | None) -> str:
-    return "n/a (no labelled queries)" if x is None else f"{x * 100:.1f}%"
+    return say("no_labelled") if x is None else f"{x * 100:.1f}%"
 
 
 def support_set(view: TaskView, spec, support, style: Style | None = None, title: str = "", origin: str = "") -> None:
     """The task in one line (its title, one thumbnail per class), then each class's support images as
     the model reads them, folded away (at 1280x720 the results must fit the first screen)."""
     style = style or Style(1.0, QUERY_THUMB, CLASS_THUMB, 48, CARDS_PER_ROW)
-    polarity = "light ink on dark" if spec.channels == 1 else "RGB centre crop"
-    colour = "grayscale" if spec.channels == 1 else "colour"
+    polarity = say("ink_light_on_dark") if spec.channels == 1 else say("rgb_centre_crop")
+    colour = say("greyscale") if spec.channels == 1 else say("colour")
     task = view.task
     left, middle, right = st.columns([3, 4, 3], vertical_alignment="center")
     left.markdown(f"**{title}**")
     if origin:
         left.caption(origin)
     middle.image(view.class_thumbs, width=style.support_thumb, caption=[md_text(label) for label in view.labels])  # captions are Markdown
-    with right.expander(f"Support set as the model sees it ({spec.image_size}×{spec.image_size}, {colour}, {polarity})",
-                        expanded=False):
+    with right.expander(say("support_as_seen", size=spec.image_size, colour=colour, polarity=polarity), expanded=False):
         for c in range(task.ways):
             cols = st.columns([1, 5], vertical_alignment="center")
             cols[0].markdown(f"**{md_text(view.label(c))}**", help=md_text(view.names[c]) if view.names[c] != view.label(c) else None)
@@ -95,10 +100,9 @@ def summary(result, heading: str, running: str, measured_line: str | None) -> No
     with cols[0]:
         st.subheader(heading, anchor=False)
         st.markdown(running)
-    cols[1].metric("Task accuracy", percent(result.accuracy),
-                   help="share of the labelled queries classified right, on this task alone")
-    cols[2].metric("Adaptation", f"{result.adapt_ms:.1f} ms", help="generating the classifier from the support set")
-    cols[3].metric("Prediction", f"{result.predict_ms:.1f} ms", help="classifying every query")
+    cols[1].metric(say("task_accuracy"), percent(result.accuracy), help=say("task_accuracy_help"))
+    cols[2].metric(say("adaptation"), say("milliseconds", ms=f"{result.adapt_ms:.1f}"), help=say("adaptation_help"))
+    cols[3].metric(say("prediction"), say("milliseconds", ms=f"{result.predict_ms:.1f}"), help=say("prediction_help"))
     if len(result.probs):
         low, sure, chance = near_chance(result.probs, result.accuracy)
         if low:
@@ -116,8 +120,8 @@ def summary(result, heading: str, running: str, measured_line: str | None) -> No
 def compare(method: str, model_label: str, result, others: list[str], slow: set[str],
             run: Callable[[str], tuple], task_key: str) -> None:
     """The same task by other methods; slow ones (gradient steps per task) only when asked."""
-    rows = [{"method": method, "model": model_label, "accuracy": percent(result.accuracy),
-             "adaptation (ms)": round(result.adapt_ms, 1)}]
+    columns = say("col_method"), say("col_model"), say("col_accuracy"), say("col_adaptation")
+    rows = [dict(zip(columns, (method, model_label, percent(result.accuracy), round(result.adapt_ms, 1))))]
     requested = st.session_state.setdefault("compare_requested", set())
     waiting = [m for m in others if m in slow and (task_key, m) not in requested]
     for other in others:
@@ -127,14 +131,14 @@ def compare(method: str, model_label: str, result, others: list[str], slow: set[
         if other_result is None:
             st.info(info)
             continue
-        rows.append({"method": other, "model": info.label, "accuracy": percent(other_result.accuracy),
-                     "adaptation (ms)": round(other_result.adapt_ms, 1)})
-    st.markdown("**Side by side on the same task**")
+        rows.append(dict(zip(columns, (other, model_label_of(info), percent(other_result.accuracy),
+                                       round(other_result.adapt_ms, 1)))))
+    st.markdown(say("side_by_side"))
     st.dataframe(rows, hide_index=True, key="compare_table")
     if waiting:
-        names = ", ".join(waiting)
-        if st.button(f"Run {names} on this task", icon=":material/play_arrow:", key="compare_run",
-                     help="these take gradient steps for every task: seconds, not milliseconds, so they run when asked"):
+        names = say("name_separator").join(waiting)
+        if st.button(say("run_slow", names=names), icon=":material/play_arrow:", key="compare_run",
+                     help=say("run_slow_help")):
             requested.update((task_key, m) for m in waiting)
             st.rerun()
 
@@ -146,20 +150,21 @@ def _card(view: TaskView, result, i: int, top_k: int, style: Style, mark_below: 
     with st.container(border=True):
         # One image per column, each column as wide as its image: the two never overlap.
         a, b = st.columns(2, vertical_alignment="bottom")
-        a.image(view.query_thumbs[i], width=style.query_thumb, caption=md_text(task.query_names[i]))
+        a.image(view.query_thumbs[i], width=style.query_thumb, caption=md_text(view.query_name(i)))
         b.image(view.class_thumbs[predicted], width=style.class_thumb)  # its label is in the verdict below
-        text = f"Predicted: **{md_text(view.label(predicted))}**"
+        text = say("predicted", label=md_text(view.label(predicted)))
         if truth is None:
             st.info(text, icon=UNLABELLED)
         elif predicted == truth:
             st.success(text, icon=RIGHT)
         else:
-            st.error(f"{text}  \ntrue: {md_text(view.label(truth))}", icon=WRONG)
+            st.error(say("predicted_wrong", label=md_text(view.label(predicted)), truth=md_text(view.label(truth))),
+                     icon=WRONG)
         sure = confidence(result.probs[i], mark_below)
         if sure.low:
-            st.badge(say("low_confidence"), icon=LOW, color="orange", help=sure.reason)
+            st.badge(say("low_confidence"), icon=LOW, color="orange", help=confidence_reason(sure.reason))
         for cls, p in result.top_k(i, top_k):
-            st.progress(min(max(p, 0.0), 1.0), text=f"{md_text(view.label(cls))}: {p:.1%}")
+            st.progress(min(max(p, 0.0), 1.0), text=say("top_k_bar", label=md_text(view.label(cls)), prob=f"{p:.1%}"))
 
 
 def _cards(view: TaskView, result, indices: list[int], top_k: int, style: Style, mark_below: float | None) -> None:
@@ -175,7 +180,7 @@ def query_results(view: TaskView, result, top_k: int, style: Style | None = None
     style = style or Style(1.0, QUERY_THUMB, CLASS_THUMB, 48, CARDS_PER_ROW)
     task = view.task
     if not task.query:
-        st.info("Add query images to see predictions.")
+        st.info(say("predictions_need_queries"))
         return
     if task.ways <= CARDS_UP_TO_WAYS:
         _cards(view, result, list(range(len(task.query))), top_k, style, mark_below)
@@ -183,14 +188,14 @@ def query_results(view: TaskView, result, top_k: int, style: Style | None = None
     correct = result.correct(task)
     matrix = confusion_matrix(result.predictions, task.query_labels, task.ways)
     fig = go.Figure(go.Heatmap(z=matrix, x=view.labels, y=view.labels, colorscale="Blues", text=matrix,
-                               texttemplate="%{text}", hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
-    fig.update_layout(title="Confusion matrix (rows: true class, columns: predicted)", yaxis_autorange="reversed",
+                               texttemplate="%{text}", hovertemplate=say("confusion_hover")))
+    fig.update_layout(title=say("confusion_title"), yaxis_autorange="reversed",
                       height=160 + 24 * task.ways, margin=dict(l=10, r=10, t=40, b=10))
     st.plotly_chart(fig, key="confusion_matrix")
     shown = [i for i, ok in enumerate(correct) if ok is not True]
     right = sum(ok is True for ok in correct)
-    st.markdown(f"{right} of {plural(task.labelled_queries, 'labelled query', 'labelled queries')} right; "
-                f"below, only the {plural(len(shown), 'query', 'queries')} misclassified or unlabelled.")
+    st.markdown(say("right_of_one" if task.labelled_queries == 1 else "right_of_other", right=right,
+                    labelled=task.labelled_queries, shown=say_n("queries", len(shown))))
     _cards(view, result, shown, top_k, style, mark_below)
 
 
@@ -199,45 +204,43 @@ def _rows_with_thumbnails(fig: go.Figure, view: TaskView) -> None:
     n = len(view.labels)
     fig.update_yaxes(autorange="reversed", tickvals=list(range(n)), ticktext=view.labels, side="right")
     for c, thumb in enumerate(view.class_thumbs):
-        fig.add_layout_image(source="data:image/png;base64," + base64.b64encode(thumb).decode(), xref="paper", yref="y", x=-0.01, y=c, sizex=0.08, sizey=0.9,
+        fig.add_layout_image(source="data:image/png;base64," + base64.b64encode(thumb).decode(), xref="paper", yref="y",
+                             x=-0.01, y=c, sizex=0.08, sizey=0.9,
                              xanchor="right", yanchor="middle", sizing="contain", layer="above")
 
 
 def parameters(view: TaskView, clf) -> None:
-    st.caption(
-        "What the generator produced for this task: one weight vector per class in the backbone's feature space, "
-        "decoded from a per-class parameter embedding; logits = scale × cosine(query features, weights) + bias. "
-        "Rows are the classes in support order."
-    )
+    st.caption(say("params_caption"))
     n = len(view.labels)
     for key, title, z, scale in (
-        ("weights_heatmap", "Generated weights", clf.weights[0], "RdBu"),
-        ("embedding_heatmap", "Per-class parameter embeddings", clf.embedding[0], "Viridis"),
+        ("weights_heatmap", say("generated_weights"), clf.weights[0], "RdBu"),
+        ("embedding_heatmap", say("parameter_embeddings"), clf.embedding[0], "Viridis"),
     ):
         columns = deciding_features(z)  # all of them up to 32; else the 32 that differ most between classes
         shown = z.float().cpu()[:, columns].numpy()
-        what = (f"{z.shape[0]} classes × {z.shape[1]} features" if len(columns) == z.shape[1] else
-                f"{z.shape[0]} classes × the {len(columns)} of {z.shape[1]:,} features that differ most between classes")
+        what = (say("params_all", classes=z.shape[0], features=z.shape[1]) if len(columns) == z.shape[1] else
+                say("params_some", classes=z.shape[0], shown=len(columns), features=f"{z.shape[1]:,}"))
         fig = go.Figure(go.Heatmap(z=shown, x=[str(c) for c in columns.tolist()], y=list(range(n)), colorscale=scale,
                                    zmid=0.0 if scale == "RdBu" else None,
                                    customdata=np.array(view.names)[:, None].repeat(shown.shape[1], 1),
-                                   hovertemplate="%{customdata}, feature %{x}: %{z:.3f}<extra></extra>",
+                                   hovertemplate=say("feature_hover"),
                                    # Above the plot: the class labels take the right-hand side.
                                    colorbar=dict(orientation="h", x=1.0, xanchor="right", y=1.02, yanchor="bottom",
                                                  len=0.3, thickness=10)))
         fig.update_xaxes(type="category")
-        fig.update_layout(title=f"{title} ({what})", height=110 + 36 * n, margin=dict(l=50, r=10, t=50, b=10))
+        fig.update_layout(title=say("heatmap_title", title=title, what=what), height=110 + 36 * n,
+                          margin=dict(l=50, r=10, t=50, b=10))
         _rows_with_thumbnails(fig, view)
         st.plotly_chart(fig, key=key)
-    st.markdown(f"Learned scale: **{float(clf.scale):.2f}** · bias range: "
-                f"{float(clf.bias.min()):.3f} to {float(clf.bias.max()):.3f}")
+    st.markdown(say("scale_and_bias", scale=f"{float(clf.scale):.2f}", low=f"{float(clf.bias.min()):.3f}",
+                    high=f"{float(clf.bias.max()):.3f}"))
 
 
 def pick_query(view: TaskView, result) -> int:
     task = view.task
     return st.selectbox(
-        "Query", range(len(task.query)), key="why_query",
-        format_func=lambda i: f"{i + 1}. {task.query_names[i]} → predicted {view.label(result.predictions[i])}",
+        say("query"), range(len(task.query)), key="why_query",
+        format_func=lambda i: say("query_option", n=i + 1, name=view.query_name(i), label=view.label(result.predictions[i])),
     )
 
 
@@ -248,11 +251,11 @@ def why_this_prediction(view: TaskView, why: Explanation, index: int, style: Sty
     predicted = why.prediction
     liked = most_like(why, task.support_labels)
     a, b = st.columns([1, 5], vertical_alignment="center")
-    a.image(view.query_thumbs[index], width=style.query_thumb, caption=md_text(task.query_names[index]))
+    a.image(view.query_thumbs[index], width=style.query_thumb, caption=md_text(view.query_name(index)))
     with b:
         if liked == predicted:
             label = md_text(view.label(predicted))  # user text: shown literally, never as Markdown
-            st.markdown(say("why_plain", label=label) + " " + say("why_sure", label=label, prob=f"{why.probs[predicted]:.0%}"))
+            st.markdown(say("why_sure", label=label, prob=f"{why.probs[predicted]:.0%}"))
         else:
             st.markdown(say("why_plain_other", label=md_text(view.label(liked)), predicted=md_text(view.label(predicted)),
                             prob=f"{why.probs[predicted]:.0%}"))
@@ -269,33 +272,60 @@ def why_this_prediction(view: TaskView, why: Explanation, index: int, style: Sty
 def _why_maths(view: TaskView, why: Explanation) -> None:
     """One query's whole path, next to what the plain class means (prototypes) would have done."""
     predicted, proto = why.prediction, why.proto_prediction
-    agree = "agree" if predicted == proto else f"disagree: the class means say **{md_text(view.label(proto))}**"
-    rule = ("logit = scale × cosine + bias" if why.metric == "cosine"
-            else "logit = normalised features · weight + bias (the fine-tuned linear head has no scale)")
-    temperature = (f"; probabilities = softmax(logit / {why.temperature:.2f}), the model's calibrated temperature"
-                   if why.temperature != 1.0 else "")
-    st.markdown(f"Generated classifier: **{md_text(view.label(predicted))}** ({why.probs[predicted]:.1%}); "
-                f"prototypes {agree}.  \n{rule}; scale **{why.scale:.2f}**, bias "
-                f"{why.bias.min():+.3f} to {why.bias.max():+.3f}; prototypes: scale {why.proto_scale:.2f}, no bias"
-                f"{temperature}.")
+    agree = say("agree") if predicted == proto else say("disagree", label=md_text(view.label(proto)))
+    rule = say("rule_cosine") if why.metric == "cosine" else say("rule_linear")
+    fields = dict(label=md_text(view.label(predicted)), prob=f"{why.probs[predicted]:.1%}", agree=agree, rule=rule,
+                  scale=f"{why.scale:.2f}", low=f"{why.bias.min():+.3f}", high=f"{why.bias.max():+.3f}",
+                  proto_scale=f"{why.proto_scale:.2f}")
+    if why.temperature != 1.0:
+        st.markdown(say("maths_line_temperature", temperature=f"{why.temperature:.2f}", **fields))
+    else:
+        st.markdown(say("maths_line", **fields))
     columns = why.deciding.tolist()  # every feature, or the 32 that decide
     feature = go.Figure(go.Heatmap(z=why.feature[None, columns], x=[str(c) for c in columns], colorscale="Viridis",
-                                   showscale=False, hovertemplate="feature %{x}: %{z:.3f}<extra></extra>"))
-    shown = (f"{why.feature.size} numbers" if len(columns) == why.feature.size else
-             f"the {len(columns)} of {why.feature.size:,} numbers where the class weights differ most")
+                                   showscale=False, hovertemplate=say("feature_only_hover")))
+    shown = (say("feature_numbers_all", n=why.feature.size) if len(columns) == why.feature.size else
+             say("feature_numbers_some", shown=len(columns), n=f"{why.feature.size:,}"))
     feature.update_xaxes(type="category")
-    feature.update_layout(title=f"The query's features ({shown}, what both classifiers read)",
+    feature.update_layout(title=say("query_features_title", shown=shown),
                           height=120, margin=dict(l=10, r=10, t=40, b=10), yaxis_visible=False)
     st.plotly_chart(feature, key="why_feature")
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("cosine to each class weight", "logit", "probability (softmax)"))
+    fig = make_subplots(rows=1, cols=3, subplot_titles=(say("cosine_to_weight"), say("logit"), say("probability_softmax")))
     for column, (generated, means) in enumerate(
         ((why.cosine, why.proto_cosine), (why.logits, why.proto_logits), (why.probs, why.proto_probs)), start=1
     ):
-        for name, values, colour in (("generated weights", generated, "#1f77b4"), ("class means (prototypes)", means, "#aaaaaa")):
+        for name, values, colour in ((say("generated_weights_series"), generated, "#1f77b4"),
+                                     (say("class_means_series"), means, "#aaaaaa")):
             fig.add_trace(go.Bar(x=view.labels, y=values, name=name, marker_color=colour, showlegend=column == 1,
                                  legendgroup=name, hovertext=view.names), row=1, col=column)
     fig.update_layout(barmode="group", height=340, margin=dict(l=10, r=10, t=40, b=10), legend_orientation="h")
     st.plotly_chart(fig, key="why_chart")
-    st.caption("How far each generated weight is from its class mean, cos(weight, mean): "
-               + " · ".join(f"{md_text(view.label(c))} {v:.3f}" for c, v in enumerate(why.weight_vs_mean))
-               + " (1.000 = the generator kept the average).")
+    values = say("cell_separator").join(say("label_value", label=md_text(view.label(c)), value=f"{v:.3f}")
+                                        for c, v in enumerate(why.weight_vs_mean))
+    st.caption(say("weight_vs_mean", values=values))
+
+
+def model_label_of(choice) -> str:
+    from paramembed.ui import model_label
+
+    return model_label(choice)
+
+
+# `paramembed.explain.confidence`'s reasons, read back into their fields so that the sentence is
+# the catalog's (the library's own words stay English, as everywhere in the library).
+_LOW_REASONS = (
+    (re.compile(r"^calibrated: right about (\d+%) of the time at this probability \(marked under (\d+%)\)$"),
+     "low_calibrated", ("percent", "threshold")),
+    (re.compile(r"^top probability (\d+%) is near chance \((\d+%) at (\d+) ways\)$"),
+     "low_near_chance", ("percent", "chance", "ways")),
+    (re.compile(r"^the top two classes are (\d+%) apart$"), "low_near_tie", ("gap",)),
+)
+
+
+def confidence_reason(reason: str) -> str:
+    """`Confidence.reason` in the session's language (unchanged when its form is not known)."""
+    for pattern, key, names in _LOW_REASONS:
+        found = pattern.match(reason)
+        if found:
+            return say(key, **dict(zip(names, found.groups())))
+    return reason

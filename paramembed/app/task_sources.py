@@ -13,44 +13,59 @@ from __future__ import annotations
 
 import streamlit as st
 
-from paramembed.app.display import md_text, plural, thumbnail
+from paramembed.app.display import md_text, thumbnail
 from paramembed.data.preprocess import IMAGE_SUFFIXES
 from paramembed.errors import ParamembedError
 from paramembed.family import PHOTO
-from paramembed.app.messages import say
+from paramembed.app.library_text import library_text
+from paramembed.app.messages import say, say_n
 from paramembed.tasks import LIMITS, DraftStore, TaskDraft, drawing_to_png, open_task, sample_task, save_draft
 from paramembed.tasks.store import new_id
 
 UPLOAD_TYPES = sorted({s.lstrip(".") for s in IMAGE_SUFFIXES})
-SOURCES = ("Sample", "Upload", "Draw", "Camera")
+SOURCES = ("Sample", "Upload", "Draw", "Camera")  # the radio's values; shown as say("source_<value>")
 UNLABELLED = ("query", None)
 EDITOR_THUMBNAIL = 56  # pixels, the class editor's thumbnails
 # Per-file limits the uploaders enforce (in MB, what st.file_uploader's max_upload_size takes):
 # from LIMITS, so the widget, its help text and the decoder's messages all say the same number.
 IMAGE_UPLOAD_MB = LIMITS.max_file_bytes // 2**20
 ZIP_UPLOAD_MB = LIMITS.max_zip_bytes // 2**20
-IMAGE_HELP = (f"{', '.join(UPLOAD_TYPES)}; each file up to {IMAGE_UPLOAD_MB} MB and "
-              f"{LIMITS.max_image_pixels // 1_000_000} megapixels")
+
+
+def image_help() -> str:
+    return say("image_help", types=", ".join(UPLOAD_TYPES), mb=IMAGE_UPLOAD_MB,
+               megapixels=LIMITS.max_image_pixels // 1_000_000)
+
+
+def source_label(source: str) -> str:
+    return say(f"source_{source.lower()}")
+
+
+def describe_limits(limits=LIMITS) -> str:
+    """`TaskLimits.describe()` in the session's language."""
+    return say("limits", classes=limits.max_classes, images=limits.max_images_per_class, queries=limits.max_queries,
+               file_mb=limits.max_file_bytes // 2**20, megapixels=limits.max_image_pixels // 1_000_000,
+               zip_mb=limits.max_zip_bytes // 2**20, zip_files=limits.max_zip_members,
+               unpacked_mb=limits.max_zip_unpacked_bytes // 2**20)
 
 
 # ============ sampled tasks ============
 # Where sampled tasks come from: built-in procedural sets, the real handwriting the shipped glyph
 # models held out (assets/omniglot-holdout.npz), or photos from an ImageFolder on the server.
 PROCEDURAL, OMNIGLOT, FOLDER = "procedural", "omniglot-holdout", "folder"
+# Message keys: the option's name, and what the data is (beside a sampled task's title).
 SAMPLE_SOURCES = {
-    "glyph": {PROCEDURAL: "Procedural test alphabets",
-              OMNIGLOT: "Real handwriting: 5 Omniglot alphabets the models never saw"},
-    "photo": {PROCEDURAL: "Procedural test photos", FOLDER: "Real photos from a folder (ImageFolder)"},
+    "glyph": {PROCEDURAL: "sample_procedural_glyph", OMNIGLOT: "sample_omniglot"},
+    "photo": {PROCEDURAL: "sample_procedural_photo", FOLDER: "sample_folder"},
 }
 SAMPLE_DATA = {
-    (PROCEDURAL, "glyph"): "the procedural test alphabets, never seen in training",
-    (PROCEDURAL, "photo"): "the procedural test photos (coloured objects on textured backgrounds), never seen in training",
-    (OMNIGLOT, "glyph"): "real Omniglot handwriting from 5 alphabets held out of every shipped model's training "
-                         "(MIT licence, Lake et al. 2015)",
+    (PROCEDURAL, "glyph"): "data_procedural_glyph",
+    (PROCEDURAL, "photo"): "data_procedural_photo",
+    (OMNIGLOT, "glyph"): "data_omniglot",
 }
 
 
-@st.cache_resource(max_entries=4, show_spinner="Reading the images (once per process)...")
+@st.cache_resource(max_entries=4, show_spinner=False)
 def _sampling_dataset(spec_items: tuple, source: str):
     from paramembed.config import InputSpec
     from paramembed.data.registry import get_dataset
@@ -104,50 +119,49 @@ def _source_picker(family: str) -> tuple[str, str]:
         options.pop(FOLDER, None)
     if st.session_state.get("sample_source") not in options:
         st.session_state["sample_source"] = PROCEDURAL
-    choice = st.selectbox("Sample from", list(options), format_func=options.get, key="sample_source",
+    choice = st.selectbox(say("sample_from"), list(options), format_func=lambda o: say(options[o]), key="sample_source",
                           label_visibility="collapsed")
     if choice != FOLDER:
-        return choice, SAMPLE_DATA[(choice, family)]
+        return choice, say(SAMPLE_DATA[(choice, family)])
     from paramembed.explorer_sources import server_source
     from paramembed.serving import serving_from_env
 
-    folder = st.selectbox("Folder", folders, key="sample_folder", format_func=lambda p: p.rsplit("/", 1)[-1],
-                          help="an ImageFolder (<class>/<image>) or an archive of one, under the shared data folders")
+    folder = st.selectbox(say("folder"), folders, key="sample_folder", format_func=lambda p: p.rsplit("/", 1)[-1],
+                          help=say("folder_help"))
     path = server_source(folder, serving_from_env())  # confined to the data roots, as the explorer's folders
-    return path, f"{path.rsplit('/', 1)[-1]} (real photos; their classes may include ones a photo model trained on)"
+    return path, say("data_folder", name=path.rsplit('/', 1)[-1])
 
 
 def sample_section(spec, family: str, source_slot=None):
     """Where to sample from (in `source_slot`, a column of the row above), ways/shots/queries/seed and a
     "New task" button -> a sampled task from the data `family`'s model reads."""
-    photos = family == PHOTO
-    group, members = ("group", "classes") if photos else ("alphabet", "characters")
+    group = "group" if family == PHOTO else "alphabet"
     with source_slot or st.container():
         try:
             source, data = _source_picker(family)
         except ParamembedError as err:
-            st.info(str(err))
+            st.info(say("library_note", detail=library_text(err)))
             return None
     cols = st.columns([1, 1, 1, 1, 1.2, 1.1], vertical_alignment="bottom")
-    ways = cols[0].number_input("Ways (classes)", 2, 20, 5, key="sample_ways")
-    shots = cols[1].number_input("Shots per class", 1, 10, 5, key="sample_shots")
-    queries = cols[2].number_input("Queries per class", 1, 10, 3, key="sample_queries")
-    seed = cols[3].number_input("Seed", 0, 1_000_000, 0, key="sample_seed")
-    within = cols[4].checkbox(f"One {group} only", key="sample_within",
-                              help=f"all classes from one {group}: harder, similar-looking {members}")
-    if cols[5].button("New task", icon=":material/casino:", key="sample_new", width="stretch"):
+    ways = cols[0].number_input(say("ways_classes"), 2, 20, 5, key="sample_ways")
+    shots = cols[1].number_input(say("shots_per_class"), 1, 10, 5, key="sample_shots")
+    queries = cols[2].number_input(say("queries_per_class"), 1, 10, 3, key="sample_queries")
+    seed = cols[3].number_input(say("seed"), 0, 1_000_000, 0, key="sample_seed")
+    within = cols[4].checkbox(say(f"one_{group}_only"), key="sample_within", help=say(f"one_{group}_help"))
+    if cols[5].button(say("new_task"), icon=":material/casino:", key="sample_new", width="stretch"):
         st.session_state["sample_index"] = st.session_state.get("sample_index", 0) + 1
     index = st.session_state.get("sample_index", 0)
     # Shown beside the task's title (results_view.support_set), where it takes no line of its own.
-    st.session_state["task_origin"] = f"Task #{index} of seed {seed}, drawn from {data}."
+    st.session_state["task_origin"] = say("task_origin", index=index, seed=seed, data=data)
     st.session_state["sample_settings"] = {"ways": int(ways), "shots": int(shots), "queries": int(queries),
                                            "within": bool(within), "seed": int(seed), "index": index,
                                            "family": family, "source": st.session_state.get("sample_source"),
                                            "folder": st.session_state.get("sample_folder")}
     try:
-        return sampled_task(spec, source, int(ways), int(shots), int(queries), bool(within), int(seed), index)
+        with st.spinner(say("reading_images")):
+            return sampled_task(spec, source, int(ways), int(shots), int(queries), bool(within), int(seed), index)
     except (ParamembedError, ImportError) as err:
-        st.info(f"Sampling is not available for this model: {md_text(err)}")
+        st.info(say("sampling_unavailable", detail=md_text(library_text(err))))
         return None
 
 
@@ -175,7 +189,7 @@ def show_notices() -> None:
 
 def report(problems: list[str], added: str) -> None:
     """After adding files: one warning per rejected file (it names the file and why), else `added`."""
-    notify(problems, "warning")
+    notify([say("error_lead", detail=library_text(p)) for p in problems], "warning")  # the library's words: English
     if added:
         notify([added], "success")
 
@@ -211,8 +225,8 @@ def targets(d: TaskDraft) -> list[tuple[str, str | None]]:
 def target_label(target: tuple[str, str | None]) -> str:
     kind, name = target
     if kind == "class":
-        return f"Class: {name}"
-    return "Query (unlabelled)" if name is None else f"Query labelled {name}"
+        return say("target_class", name=name)
+    return say("target_query") if name is None else say("target_query_labelled", name=name)
 
 
 def add_to(target: tuple[str, str | None], files: list[tuple[str, bytes]]) -> list[str]:
@@ -230,7 +244,7 @@ def on_class_upload(name: str, widget: str) -> None:
     before = _count()
     problems = draft().add_files(name, _files(widget_key(widget)))
     added = _count() - before
-    report(problems, f"Added {plural(added, 'image')} to {name!r}." if added else "")
+    report(problems, say_n("added_images", added, name=repr(name)) if added else "")
     next_round(widget)
 
 
@@ -238,7 +252,7 @@ def on_query_upload() -> None:
     before = _count()
     problems = draft().add_query_files(_files(widget_key("upload_queries")), st.session_state.get("query_label", UNLABELLED)[1])
     added = _count() - before
-    report(problems, f"Added {plural(added, 'query image', 'query images')}." if added else "")
+    report(problems, say_n("added_queries", added) if added else "")
     next_round("upload_queries")
 
 
@@ -249,10 +263,10 @@ def on_zip_upload() -> None:
         try:
             problems = d.add_zip(data, name)
         except ParamembedError as err:
-            notify([str(err)], "error")
+            notify([say("error_lead", detail=library_text(err))], "error")
             continue
         added = _count() - before
-        report(problems, f"{name}: added {plural(added, 'image')}.")
+        report(problems, say_n("zip_added", added, name=name))
     next_round("upload_zip")
 
 
@@ -264,7 +278,7 @@ def on_camera_shot() -> None:
     target = st.session_state.get("camera_target", UNLABELLED)
     _, data = files[0]
     problems = add_to(target, [(f"photo-{n}.jpg", data)])
-    report(problems, "" if problems else f"Added photo-{n}.jpg to {target_label(target)}.")
+    report(problems, "" if problems else say("added_photo", file=f"photo-{n}.jpg", target=target_label(target)))
     next_round("camera_shot")  # an empty camera, ready for the next shot into the same target
 
 
@@ -272,9 +286,9 @@ def on_add_class() -> None:
     try:
         name = draft().add_class(st.session_state.get("new_class_name", ""))
         st.session_state["new_class_name"] = ""
-        notify([f"Added class {name!r}."], "success")
+        notify([say("added_class", name=repr(name))], "success")
     except ParamembedError as err:
-        notify([str(err)], "error")
+        notify([say("error_lead", detail=library_text(err))], "error")
 
 
 def on_rename(old: str, key: str) -> None:
@@ -286,12 +300,12 @@ def on_rename(old: str, key: str) -> None:
         st.session_state[key] = new
     except ParamembedError as err:
         st.session_state[key] = old  # keep the old name in the box: nothing changed
-        notify([str(err)], "error")
+        notify([say("error_lead", detail=library_text(err))], "error")
 
 
 def on_remove(name: str) -> None:
     draft().remove_class(name)
-    notify([f"Removed class {name!r}."], "success")
+    notify([say("removed_class", name=repr(name))], "success")
 
 
 def on_clear_class(name: str) -> None:
@@ -353,7 +367,7 @@ def on_open_task(choices: list) -> None:
     try:
         opened = open_task(data, name)
     except ParamembedError as err:
-        notify([str(err)], "error")
+        notify([say("error_lead", detail=library_text(err))], "error")
         return
     by_name = {c.name: c for c in choices}
     if opened.model in by_name:
@@ -399,8 +413,8 @@ def _thumbnails(images: list, captions: list[str]) -> None:
 def class_editor(source: str) -> None:
     d = draft()
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    c1.text_input("New class name", key="new_class_name", placeholder="e.g. cat, alpha, my signature")
-    c2.button("Add class", icon=":material/add:", key="add_class", on_click=on_add_class)
+    c1.text_input(say("new_class_name"), key="new_class_name", placeholder=say("new_class_placeholder"))
+    c2.button(say("add_class"), icon=":material/add:", key="add_class", on_click=on_add_class)
     show_notices()
     for name, images in list(d.classes.items()):
         cid = class_id(name)
@@ -409,15 +423,15 @@ def class_editor(source: str) -> None:
             key = f"class_name_{cid}"
             if st.session_state.get(key) != name:
                 st.session_state[key] = name
-            cols[0].text_input("Class name", key=key, on_change=on_rename, args=(name, key), label_visibility="collapsed")
-            cols[1].caption(f"{len(images)} / {LIMITS.max_images_per_class} images")
-            cols[2].button("Clear images", key=f"clear_class_{cid}", on_click=on_clear_class, args=(name,))
-            cols[3].button("Remove", icon=":material/delete:", key=f"remove_class_{cid}", on_click=on_remove, args=(name,))
+            cols[0].text_input(say("class_name"), key=key, on_change=on_rename, args=(name, key), label_visibility="collapsed")
+            cols[1].caption(say("class_images", n=len(images), limit=LIMITS.max_images_per_class))
+            cols[2].button(say("clear_images"), key=f"clear_class_{cid}", on_click=on_clear_class, args=(name,))
+            cols[3].button(say("remove"), icon=":material/delete:", key=f"remove_class_{cid}", on_click=on_remove, args=(name,))
             if source == "Upload":
                 widget = f"upload_images_{cid}"
-                st.file_uploader(f"Images for class '{md_text(name)}'", type=UPLOAD_TYPES, accept_multiple_files=True,
+                st.file_uploader(say("images_for_class", name=md_text(name)), type=UPLOAD_TYPES, accept_multiple_files=True,
                                  key=widget_key(widget), on_change=on_class_upload, args=(name, widget),
-                                 max_upload_size=IMAGE_UPLOAD_MB, help=IMAGE_HELP)
+                                 max_upload_size=IMAGE_UPLOAD_MB, help=image_help())
             _thumbnails([img.image for img in images], [img.name for img in images])
 
 
@@ -426,25 +440,25 @@ def query_list() -> None:
     if not d.queries:
         return
     c1, c2 = st.columns([4, 1])
-    c1.markdown(f"**Queries ({len(d.queries)} / {LIMITS.max_queries})**")
-    c2.button("Clear queries", key="clear_queries", on_click=on_clear_queries)
+    c1.markdown(say("queries_heading", n=len(d.queries), limit=LIMITS.max_queries))
+    c2.button(say("clear_queries"), key="clear_queries", on_click=on_clear_queries)
     _thumbnails([img.image for img, _ in d.queries], [label or "?" for _, label in d.queries])
 
 
 def upload_section() -> None:
     d = draft()
     with st.container(border=True):  # inside the task builder's expander, which cannot hold another
-        st.markdown(":material/folder_zip: **A whole task as one zip (ImageFolder layout)**")
-        st.caption("`<class>/<image>` for each class; optional `query/<image>` (unlabelled) or `query/<class>/<image>` queries.")
-        st.file_uploader("Task zip", type=["zip"], key=widget_key("upload_zip"), on_change=on_zip_upload,
+        st.markdown(say("zip_heading"))
+        st.caption(say("zip_caption"))
+        st.file_uploader(say("task_zip"), type=["zip"], key=widget_key("upload_zip"), on_change=on_zip_upload,
                          max_upload_size=ZIP_UPLOAD_MB,
-                         help=f"up to {ZIP_UPLOAD_MB} MB and {LIMITS.max_zip_members} files; images inside: {IMAGE_HELP}")
+                         help=say("task_zip_help", mb=ZIP_UPLOAD_MB, files=LIMITS.max_zip_members, images=image_help()))
     class_editor("Upload")
     with st.container(border=True):
         options = [UNLABELLED] + [("query", n) for n in d.classes]
-        st.selectbox("Label of the next query images", options, format_func=target_label, key="query_label")
-        st.file_uploader("Query images", type=UPLOAD_TYPES, accept_multiple_files=True, key=widget_key("upload_queries"),
-                         on_change=on_query_upload, max_upload_size=IMAGE_UPLOAD_MB, help=IMAGE_HELP)
+        st.selectbox(say("query_label"), options, format_func=target_label, key="query_label")
+        st.file_uploader(say("query_images"), type=UPLOAD_TYPES, accept_multiple_files=True, key=widget_key("upload_queries"),
+                         on_change=on_query_upload, max_upload_size=IMAGE_UPLOAD_MB, help=image_help())
     query_list()
 
 
@@ -453,7 +467,7 @@ def _class_editor_then_draft(source: str, verb: str) -> TaskDraft | None:
     class_editor(source)
     d = draft()
     if not d.classes:
-        st.info(f"Add a class first, then {verb} its examples here.")
+        st.info(say(f"add_class_first_{verb}"))
         return None
     return d
 
@@ -465,29 +479,30 @@ def draw_section() -> None:
     try:
         from streamlit_drawable_canvas import st_canvas
     except Exception as err:  # a frontend component: its import can fail outside a real server
-        st.warning(f"The drawing canvas is unavailable here ({err}); use Upload or Camera instead.")
+        st.warning(say("canvas_unavailable", detail=md_text(library_text(err))))
         return
-    target = st.selectbox("Add the drawing to", targets(d), format_func=target_label, key="draw_target")
+    target = st.selectbox(say("add_drawing_to"), targets(d), format_func=target_label, key="draw_target")
     n = st.session_state.get("canvas_round", 0)
     canvas = st_canvas(
         stroke_width=14, stroke_color="#000000", background_color="#ffffff", height=280, width=280,
         drawing_mode="freedraw", return_image_data=True, key=f"draw_canvas_{n}",
     )
-    if st.button("Add drawing", key="draw_add"):
+    if st.button(say("add_drawing"), key="draw_add"):
         try:
-            if canvas is None or canvas.image_data is None:
-                raise ParamembedError("the drawing is empty: draw something first")
-            png = drawing_to_png(canvas.image_data)
+            empty = canvas is None or canvas.image_data is None
+            png = None if empty else drawing_to_png(canvas.image_data)
         except ParamembedError as err:
-            st.warning(str(err))
+            st.warning(say("error_lead", detail=md_text(library_text(err))))
         else:
-            problems = add_to(target, [(f"drawing-{n + 1}.png", png)])
-            if problems:
+            problems = [] if empty else add_to(target, [(f"drawing-{n + 1}.png", png)])
+            if empty:
+                st.warning(say("drawing_empty"))
+            elif problems:
                 for p in problems:
-                    st.warning(p)
+                    st.warning(say("error_lead", detail=md_text(library_text(p))))
             else:
                 st.session_state["canvas_round"] = n + 1  # a fresh key gives an empty canvas
-                notify([f"Added the drawing to {target_label(target)}."], "success")
+                notify([say("added_drawing", target=target_label(target))], "success")
                 st.rerun()
     query_list()
 
@@ -496,9 +511,9 @@ def camera_section() -> None:
     d = _class_editor_then_draft("Camera", "photograph")
     if d is None:
         return
-    st.selectbox("Photos go to", targets(d), format_func=target_label, key="camera_target",
-                 help="every photo you take is added here at once; switch to photograph the next class")
-    st.camera_input("Take a photo", key=widget_key("camera_shot"), on_change=on_camera_shot)
+    st.selectbox(say("photos_go_to"), targets(d), format_func=target_label, key="camera_target",
+                 help=say("photos_go_to_help"))
+    st.camera_input(say("take_photo"), key=widget_key("camera_shot"), on_change=on_camera_shot)
     query_list()
 
 
@@ -506,13 +521,13 @@ def hand_made_section(source: str):
     """The Upload / Draw / Camera editor for `source`, then the task it makes (None until it is one)."""
     # The builder folds away (a click on its title), so the results can have the projector's first screen.
     with st.expander(say("task_builder"), icon=":material/construction:", expanded=True):
-        st.caption(f"Upload, Draw and Camera all add to the same task, so you can mix them. Limits: {LIMITS.describe()}.")
+        st.caption(say("builder_caption", limits=describe_limits()))
         {"Upload": upload_section, "Draw": draw_section, "Camera": camera_section}[source]()
     if draft().classes or draft().queries:
-        st.button("Start over (clear the whole task)", key="clear_task", on_click=start_over)
+        st.button(say("start_over"), key="clear_task", on_click=start_over)
     keep_draft()
     try:
         return draft().build()
     except ParamembedError as err:
-        st.info(f"Not a task yet: {md_text(err)}.")
+        st.info(say("not_a_task_yet", detail=md_text(library_text(err))))
         return None

@@ -50,9 +50,19 @@ def test_streamlit_config_file():
     settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert settings["server"]["maxUploadSize"] == 100
     assert settings["browser"]["gatherUsageStats"] is False
-    for section, values in settings.items():
-        for key in values:
-            assert f"{section}.{key}" in st_config._config_options_template, f"{section}.{key} is not a Streamlit option"
+
+    def options(table: dict, prefix: str = ""):
+        for key, value in table.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, dict) and name not in st_config._config_options_template:
+                yield from options(value, name + ".")  # a section, or [theme.light] inside [theme]
+            else:
+                yield name
+
+    found = list(options(settings))
+    for name in found:
+        assert name in st_config._config_options_template, f"{name} is not a Streamlit option"
+    assert "theme.light.font" in found and "theme.fontFaces" in found  # the Chinese font, in both themes
 
 
 def test_app_imports_pandas_before_any_page_runs():

@@ -60,10 +60,28 @@ def english_on(at, extra: set[str] = frozenset()) -> list[str]:
     return found
 
 
-def check(at, extra: set[str] = frozenset()) -> None:
+RESULT_TABS = ("tab_queries", "tab_why", "tab_params", "tab_download")
+
+
+def check_shown(at, extra: set[str] = frozenset()) -> None:
     assert not at.exception, [e.value for e in at.exception]
     found = english_on(at, extra)
     assert not found, "\n".join(found)
+
+
+def open_tab(at, key: str):
+    at.session_state["result_tab"] = MESSAGES_ZH_CN[key]
+    return at.run()
+
+
+def check(at, extra: set[str] = frozenset()) -> None:
+    """The page as shown, and on the Playground each result tab in turn (only the open one is drawn)."""
+    check_shown(at, extra)
+    if not any(t.label == MESSAGES_ZH_CN["tab_why"] for t in at.tabs):
+        return
+    for key in RESULT_TABS[1:]:
+        check_shown(open_tab(at, key), extra)
+    open_tab(at, RESULT_TABS[0])
 
 
 def png(seed: int, vertical: bool) -> bytes:
@@ -119,8 +137,9 @@ def test_playground_states():
     at.checkbox(key="sample_within").check().run()
     check(at)
     at.selectbox(key="method").set_value("proto").run()  # a method that is not the model's own
-    at.button(key="onnx_make").click().run()
-    check(at)
+    open_tab(at, "tab_download").button(key="onnx_make").click().run()
+    check_shown(at)
+    open_tab(at, RESULT_TABS[0])
     at.selectbox(key="sample_source").set_value("omniglot-holdout").run()
     check(at)
     at.selectbox(key="model").set_value(str(ASSETS / "photo")).run()

@@ -204,7 +204,8 @@ def _rows_with_thumbnails(fig: go.Figure, view: TaskView) -> None:
     n = len(view.labels)
     fig.update_yaxes(autorange="reversed", tickvals=list(range(n)), ticktext=view.labels, side="right")
     for c, thumb in enumerate(view.class_thumbs):
-        fig.add_layout_image(source="data:image/png;base64," + base64.b64encode(thumb).decode(), xref="paper", yref="y", x=-0.01, y=c, sizex=0.08, sizey=0.9,
+        fig.add_layout_image(source="data:image/png;base64," + base64.b64encode(thumb).decode(), xref="paper", yref="y",
+                             x=-0.01, y=c, sizex=0.08, sizey=0.9,
                              xanchor="right", yanchor="middle", sizing="contain", layer="above")
 
 

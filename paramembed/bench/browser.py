@@ -155,11 +155,15 @@ def settle(page, t0: float, ready: str | None, timeout_s: float = 120.0) -> floa
     """Seconds from page time `t0` until the page settled (see the module docstring)."""
     deadline = time.perf_counter() + timeout_s
     started_by = time.perf_counter() + 3.0  # a click that starts no run within 3 s started none
+    drawn_at = None  # page time at which the run had ended and every image and `ready` were there
     while time.perf_counter() < deadline:
         now, last, ran, running, images = page.evaluate(STATE_JS, t0)
         shown = ready is None or page.locator(ready).first.is_visible()
-        if not running and images and shown and (ran or time.perf_counter() > started_by):
-            end = last if last is not None else t0
+        if running or not (images and shown) or not (ran or time.perf_counter() > started_by):
+            drawn_at = None
+        else:
+            drawn_at = drawn_at or now
+            end = max(last if last is not None else t0, drawn_at)
             if now - end >= QUIET_MS:
                 return (end - t0) / 1000
         page.wait_for_timeout(25)

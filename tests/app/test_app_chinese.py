@@ -60,10 +60,28 @@ def english_on(at, extra: set[str] = frozenset()) -> list[str]:
     return found
 
 
-def check(at, extra: set[str] = frozenset()) -> None:
+RESULT_TABS = ("tab_queries", "tab_why", "tab_params", "tab_download")
+
+
+def check_shown(at, extra: set[str] = frozenset()) -> None:
     assert not at.exception, [e.value for e in at.exception]
     found = english_on(at, extra)
     assert not found, "\n".join(found)
+
+
+def open_tab(at, key: str):
+    at.session_state["result_tab"] = MESSAGES_ZH_CN[key]
+    return at.run()
+
+
+def check(at, extra: set[str] = frozenset()) -> None:
+    """The page as shown, and on the Playground each result tab in turn (only the open one is drawn)."""
+    check_shown(at, extra)
+    if not any(t.label == MESSAGES_ZH_CN["tab_why"] for t in at.tabs):
+        return
+    for key in RESULT_TABS[1:]:
+        check_shown(open_tab(at, key), extra)
+    open_tab(at, RESULT_TABS[0])
 
 
 def png(seed: int, vertical: bool) -> bytes:
@@ -106,17 +124,6 @@ def test_playground_sampled_task():
     assert any(m.value.startswith("**任务：5类5样本") for m in at.markdown)
 
 
-def test_playground_result_tabs():
-    """The tabs run only when open (st.tabs on_change=rerun): each is opened, as a click does."""
-    at = app().run()
-    shown = {"tab_why": "它最像", "tab_params": "学到的缩放系数", "tab_download": None}
-    for tab, start in shown.items():
-        at.session_state["result_tab"] = MESSAGES_ZH_CN[tab]
-        at.run()
-        check(at)
-        assert start is None or any(m.value.startswith(start) for m in at.markdown), [m.value for m in at.markdown]
-
-
 @pytest.mark.slow
 def test_playground_states():
     at = app().run()
@@ -130,10 +137,9 @@ def test_playground_states():
     at.checkbox(key="sample_within").check().run()
     check(at)
     at.selectbox(key="method").set_value("proto").run()  # a method that is not the model's own
-    at.session_state["result_tab"] = MESSAGES_ZH_CN["tab_download"]  # the tabs run only when open
-    at.run()
-    at.button(key="onnx_make").click().run()
-    check(at)
+    open_tab(at, "tab_download").button(key="onnx_make").click().run()
+    check_shown(at)
+    open_tab(at, RESULT_TABS[0])
     at.selectbox(key="sample_source").set_value("omniglot-holdout").run()
     check(at)
     at.selectbox(key="model").set_value(str(ASSETS / "photo")).run()

@@ -65,3 +65,9 @@ def test_the_launcher_serves_the_app(tmp_path):
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_without_a_server_the_wait_gives_up_and_says_so():
+    from paramembed.app.warm import wait_for_server
+
+    assert wait_for_server(timeout=0.1) is False  # no Streamlit runtime in this process

@@ -15,17 +15,17 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $(STAMP)
 
 # Local mode (paramembed/serving.py): this machine only. No file watcher: it would rerun every
-# open page whenever a training run writes under the repository. paramembed.app.launch is
+# open page whenever a training run writes under the repository. paramembed/app/launch.py is
 # `streamlit run app.py` plus a warm-up of the first page's work while the server starts.
 run: $(STAMP)
-	$(VENV)/bin/python -m paramembed.app.launch --server.port $(PORT) --server.address 127.0.0.1 \
+	$(VENV)/bin/python -P paramembed/app/launch.py --server.port $(PORT) --server.address 127.0.0.1 \
 		--server.fileWatcherType none
 
 # Network mode for a class sharing one server: training and server-folder browsing are off unless
 # PARAMEMBED_ALLOW_TRAINING / PARAMEMBED_ALLOW_FOLDERS / PARAMEMBED_ADMIN_TOKEN turn them on;
 # tracebacks go to this console only, not to the browser.
 serve: $(STAMP)
-	PARAMEMBED_MODE=network $(VENV)/bin/python -m paramembed.app.launch --server.port $(PORT) --server.address 0.0.0.0 \
+	PARAMEMBED_MODE=network $(VENV)/bin/python -P paramembed/app/launch.py --server.port $(PORT) --server.address 0.0.0.0 \
 		--server.fileWatcherType none --client.showErrorDetails none --client.toolbarMode viewer
 
 test: $(STAMP)

@@ -2,20 +2,17 @@
 
 A cold server answers its health check in about a second, but the first Playground then imports
 torch, loads the default model, reads the sampling data and runs the first task: seconds in
-front of a spinner. `warm_up` does that work in a background thread as soon as the server serves
-(`paramembed.app.launch`), while the browser is still loading the page, into the same
-process-wide `st.cache_resource` caches the page reads, and runs the default task once so torch's
-first-call costs are paid too. A page that arrives before it is done waits on the same imports
-and caches; nothing is computed twice.
+front of a spinner. `warm_up` does that work in a background thread while the server starts
+and the browser loads the page (`paramembed/app/launch.py`), into the same process-wide
+`st.cache_resource` caches the page reads, and runs the default task once so torch's first-call
+costs are paid too. A page that arrives before it is done waits on the same imports and caches;
+nothing is computed twice.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-
-log = logging.getLogger("paramembed.warm")
 
 # What the Playground shows first (task_sources.sample_section's widget defaults).
 FIRST_TASK = {"ways": 5, "shots": 5, "queries": 3, "within": False, "seed": 0, "index": 0}
@@ -45,36 +42,3 @@ def warm_up() -> float:
     finally:
         quiet.setLevel(level)
     return time.perf_counter() - start
-
-
-def wait_for_server(timeout: float = 60.0) -> bool:
-    """Block until Streamlit's runtime is serving (or `timeout`): whether it is.
-
-    The warm-up holds the interpreter for seconds of imports; started with the process, it made
-    the server answer its first request (the page itself) 3 s later on a busy machine.
-    """
-    from streamlit.runtime import Runtime, RuntimeState
-
-    deadline = time.monotonic() + timeout
-    serving = (RuntimeState.NO_SESSIONS_CONNECTED, RuntimeState.ONE_OR_MORE_SESSIONS_CONNECTED)
-    while time.monotonic() < deadline:
-        if Runtime.exists() and Runtime.instance().state in serving:
-            return True
-        time.sleep(0.02)
-    return False
-
-
-def warm_in_background(after_server_start: bool = True) -> threading.Thread:
-    """Start `warm_up` in a daemon thread (once the server serves); a failure is logged, never raised."""
-
-    def run() -> None:
-        try:
-            if after_server_start:
-                wait_for_server()
-            log.info("warmed up in %.1f s", warm_up())
-        except Exception:  # noqa: BLE001  (the page reports any real problem itself)
-            log.warning("warm-up failed; the first page will do the work", exc_info=True)
-
-    thread = threading.Thread(target=run, name="paramembed-warm-up", daemon=True)
-    thread.start()
-    return thread

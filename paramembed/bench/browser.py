@@ -125,8 +125,9 @@ def _free_port() -> int:
 
 def server_command(port: int) -> list[str]:
     """The command `make run` uses (see the Makefile), on a free port and without opening a browser of its own."""
-    return [sys.executable, "-m", "paramembed.app.launch", "--server.port", str(port), "--server.address", "127.0.0.1",
-            "--server.fileWatcherType", "none", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    return [sys.executable, "-P", str(ROOT / "paramembed" / "app" / "launch.py"), "--server.port", str(port),
+            "--server.address", "127.0.0.1", "--server.fileWatcherType", "none", "--server.headless", "true",
+            "--browser.gatherUsageStats", "false"]
 
 
 def peak_rss_mb(pid: int) -> float | None:

@@ -79,8 +79,8 @@ def server(tmp_path_factory):
     port = free_port()
     log = ARTIFACTS / "server.log"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    # As `make run` starts it: streamlit run app.py, warmed up (paramembed.app.launch).
-    argv = [sys.executable, "-m", "paramembed.app.launch", "--server.port", str(port),
+    # As `make run` starts it: streamlit run app.py, warmed up (paramembed/app/launch.py).
+    argv = [sys.executable, "-P", str(ROOT / "paramembed" / "app" / "launch.py"), "--server.port", str(port),
             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
             # No file watching: the tree is being edited by others, and a rerun-on-save would be noise.
             "--server.fileWatcherType", "none", "--server.runOnSave", "false"]

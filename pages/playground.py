@@ -135,11 +135,9 @@ with tab_queries:
         view_.query_results(view, result, top_k, style, mark_below)
 
 with tab_why:
-    if not tab_why.open:
-        pass
-    elif not task.query:
+    if tab_why.open and not task.query:
         st.info(say("why_needs_queries"))
-    else:
+    elif tab_why.open:
         index = view_.pick_query(view, result)
         why = ui.memo("why", (runner.path, device, method, task.key, index), lambda: explain_query(
             model, clf, support, task.support_labels, query, index))

@@ -99,12 +99,16 @@ def summary(times: list[float], accuracies: list[float]) -> dict:
     return {"median_ms": 1e3 * median(times), "p90_ms": 1e3 * percentile(times, 90), "accuracy": mean, "ci95": ci, "tasks": len(times)}
 
 
+def with_maml_steps(model: FewShotModel, steps: int) -> FewShotModel:
+    """`model` taking `steps` inner steps: a shallow copy shares the weights; only the step count differs."""
+    out = copy.copy(model)
+    out.config = dataclasses.replace(model.config, maml_steps=steps)
+    return out
+
+
 def _variant(models: dict[str, FewShotModel], row: MethodRow) -> FewShotModel:
     model = models[row.model]
-    if row.maml_steps is not None:
-        model = copy.copy(model)  # a shallow copy shares the weights; only the step count differs
-        model.config = dataclasses.replace(model.config, maml_steps=row.maml_steps)
-    return model
+    return model if row.maml_steps is None else with_maml_steps(model, row.maml_steps)
 
 
 def adaptation_ratios(rows: list[dict], shapes: list[str], gradient_rows: list[str]) -> dict:

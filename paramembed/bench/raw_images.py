@@ -16,7 +16,6 @@ generator, so its share stays visible.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import io
 import tarfile
@@ -28,7 +27,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from paramembed.bench.photos import caltech_tasks, procedural_tasks, CALTECH
+from paramembed.bench.adaptation import with_maml_steps
+from paramembed.bench.photos import CALTECH, ROOT, caltech_tasks, procedural_tasks
 from paramembed.bench.timing import median, timed
 from paramembed.checkpoint import ASSETS
 from paramembed.data.preprocess import images_to_batch
@@ -38,7 +38,7 @@ from paramembed.zoo import load_model
 WAYS, SHOTS = 5, 5
 MAML_STEPS = 10
 TARGET_RATIO = 20.0  # the generated path >= 20x faster than 10-step MAML (issue 22 item 3)
-OMNIGLOT = Path(__file__).resolve().parents[3] / "shared" / "data" / "omniglot_background.tar.gz"
+OMNIGLOT = ROOT.parent / "shared" / "data" / "omniglot_background.tar.gz"  # beside CALTECH
 GLYPH_SIDE = 105  # Omniglot's own file size
 
 Files = list[bytes]
@@ -103,13 +103,6 @@ def photo_tasks(count: int) -> tuple[str, list[RawTask]]:
     return source, [RawTask([f for _, f in task], [c for c, _ in task]) for task in raw]
 
 
-def maml_like(model: FewShotModel, steps: int) -> FewShotModel:
-    """A shallow copy of a MAML model that takes `steps` inner steps (weights shared)."""
-    out = copy.copy(model)
-    out.config = dataclasses.replace(model.config, maml_steps=steps)
-    return out
-
-
 def untrained_maml(reads_like: FewShotModel, steps: int) -> FewShotModel:
     """A fresh MAML network with the same backbone and input as `reads_like`: timing only."""
     config = dataclasses.replace(reads_like.config, generator="maml", maml_steps=steps, query_steps=0)
@@ -163,7 +156,7 @@ def raw_section(device: torch.device, repeats: int = 20, log: Callable[[str], No
         hyper, maml = load_model("hyper", device=device), load_model("maml", device=device)
         log(f"raw images: handwriting from {source}")
         out["families"].append(family_section("handwriting", source, "hyper", {
-            "hyper": hyper, f"maml-{MAML_STEPS}": maml_like(maml, MAML_STEPS)}, tasks, device, {}))
+            "hyper": hyper, f"maml-{MAML_STEPS}": with_maml_steps(maml, MAML_STEPS)}, tasks, device, {}))
     if (ASSETS / "photo-scratch").is_dir():
         source, tasks = photo_tasks(repeats + 1)
         scratch = load_model("photo-scratch", device=device)

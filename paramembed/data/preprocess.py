@@ -24,6 +24,7 @@ image and says what was expected:
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import warnings
@@ -231,21 +232,36 @@ def glyph_array(gray: np.ndarray, spec: InputSpec) -> np.ndarray:
     g = _shrunk(g, GLYPH_WORK_SIDE)
     h, w = g.shape
     side = max(h, w)
-    square = np.zeros((side, side), np.float32)
-    square[(side - h) // 2 : (side - h) // 2 + h, (side - w) // 2 : (side - w) // 2 + w] = g
     inner = size - 2 * spec.margin
+    # The crop centred on a zero square of `side`, resized to `inner`: the zero padding adds
+    # nothing, so only the filter's columns over the crop are applied.
+    filt = bilinear_filter(side, inner)  # (inner, side)
+    top, left = (side - h) // 2, (side - w) // 2
     out = np.zeros((size, size), np.float32)
-    out[spec.margin : spec.margin + inner, spec.margin : spec.margin + inner] = _resize(square, inner)
+    resized = filt[:, top : top + h] @ g @ filt[:, left : left + w].T  # (inner, inner)
+    out[spec.margin : spec.margin + inner, spec.margin : spec.margin + inner] = np.clip(resized, 0.0, 1.0)
     return out
 
 
+@functools.lru_cache(maxsize=256)  # at most 256 x 24 x 512 floats (12 MB); a miss costs one Pillow resize
+def bilinear_filter(side: int, size: int) -> np.ndarray:
+    """(size, side) float32: Pillow's bilinear (anti-aliased) resize of `side` pixels to `size`, as a matrix.
+
+    Resizing is linear, so Pillow resizing the identity writes its own filter out: `filt @ img @
+    filt.T` is Pillow's resize of a square image, within float rounding (1e-6), without building
+    the padded square and two Pillow images per glyph. Read-only: it is shared through the cache.
+    """
+    eye = Image.fromarray(np.eye(side, dtype=np.float32), "F")
+    filt = np.ascontiguousarray(np.asarray(eye.resize((size, side), Image.Resampling.BILINEAR), dtype=np.float32).T)
+    filt.setflags(write=False)
+    return filt
+
+
 def _median(g: np.ndarray) -> float:
-    """np.median of an image; for uint8 from its histogram (no sort), the same value."""
-    if g.dtype != np.uint8:
-        return float(np.median(g))
-    counts = np.cumsum(np.bincount(g.ravel(), minlength=256))
-    n = g.size
-    low, high = np.searchsorted(counts, [(n - 1) // 2, n // 2], side="right")
+    """np.median of an image, by partial sort (a third of np.median's time on a 105x105 glyph), the same value."""
+    flat = g.ravel()
+    n = flat.size
+    low, high = np.partition(flat, [(n - 1) // 2, n // 2])[[(n - 1) // 2, n // 2]]
     return (float(low) + float(high)) / 2.0
 
 

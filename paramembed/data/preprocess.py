@@ -33,7 +33,7 @@ from typing import Iterator
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from paramembed.config import InputSpec
 from paramembed.errors import ParamembedError
@@ -102,20 +102,22 @@ def open_image(source: str | Path | bytes, name: str | None = None, spec: InputS
     else:
         raise ParamembedError(f"{label}: got {type(source).__name__}; expected a file path or the file's bytes")
     try:
-        with warnings.catch_warnings():
+        # The file is ours to close, not the image's: closing an image frees its pixels, and the
+        # decoded image is returned as it is (no copy made only to outlive the file).
+        with warnings.catch_warnings(), (stream.open("rb") if isinstance(stream, Path) else stream) as fh:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(stream) as img:
-                img.seek(0)  # first frame of an animation
-                check_size(img.width, img.height, label)
-                if img.format == "JPEG":
-                    _check_jpeg_bytes(img, file_bytes, label)
-                    factor = reduce_factor(img.width, img.height) if max_side is None else max(img.size) // max_side
-                    if max_side is None and spec is not None and spec.channels == 3:
-                        # A photo model crops its short side to S: twice that is all a decode needs to keep.
-                        factor = max(factor, min(img.size) // (2 * spec.image_size))
-                    if factor > 1:  # decode at 1/2, 1/4 or 1/8 scale, no smaller than asked
-                        img.draft(img.mode, (math.ceil(img.width / factor), math.ceil(img.height / factor)))
-                return _decoded(img, label, alpha_background(spec))
+            img = Image.open(fh)
+            img.seek(0)  # first frame of an animation
+            check_size(img.width, img.height, label)
+            if img.format == "JPEG":
+                _check_jpeg_bytes(img, file_bytes, label)
+                factor = reduce_factor(img.width, img.height) if max_side is None else max(img.size) // max_side
+                if max_side is None and spec is not None and spec.channels == 3:
+                    # A photo model crops its short side to S: twice that is all a decode needs to keep.
+                    factor = max(factor, min(img.size) // (2 * spec.image_size))
+                if factor > 1:  # decode at 1/2, 1/4 or 1/8 scale, no smaller than asked
+                    img.draft(img.mode, (math.ceil(img.width / factor), math.ceil(img.height / factor)))
+            return _decoded(img, label, alpha_background(spec))
     except ParamembedError:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
@@ -130,7 +132,9 @@ def _decoded(img: Image.Image, label: str, background: float | None) -> Image.Im
     """A PIL image (possibly not yet loaded) -> upright 8-bit 'L' or 'RGB'; may raise OSError."""
     check_size(img.width, img.height, label)
     img.load()  # decoding happens here: a truncated file fails now, not later in a convert
-    img = ImageOps.exif_transpose(_reduced(img))  # the reduced copy keeps the EXIF orientation
+    img = _reduced(img)
+    if img.getexif().get(ExifTags.Base.Orientation, 1) != 1:  # the reduced copy keeps it; upright needs no copy
+        img = ImageOps.exif_transpose(img)
     return _to_8bit(img, label, background)
 
 
@@ -199,9 +203,11 @@ def _to_8bit(img: Image.Image, label: str, background: float | None) -> Image.Im
             background = 1.0 if opaque.size == 0 or opaque.mean() < 0.5 else 0.0
         flat = arr[..., :3] * alpha + background * (1.0 - alpha)
         return Image.fromarray((flat * 255.0 + 0.5).astype(np.uint8), "RGB")
-    if img.mode in ("1", "L"):
+    if img.mode in ("L", "RGB"):
+        return img  # read only from here on: a caller's own image is never changed
+    if img.mode == "1":
         return img.convert("L")
-    return img.convert("RGB")  # CMYK, YCbCr, LAB, RGB
+    return img.convert("RGB")  # CMYK, YCbCr, LAB
 
 
 def glyph_array(gray: np.ndarray, spec: InputSpec) -> np.ndarray:
@@ -283,14 +289,20 @@ def _resize(arr: np.ndarray, size: int) -> np.ndarray:
 
 
 def photo_array(img: Image.Image, spec: InputSpec) -> np.ndarray:
-    """RGB photo -> (3, S, S) in [0, 1]: shorter side resized to S, then a centre crop."""
-    img = img.convert("RGB")
-    scale = spec.image_size / min(img.size)
-    w, h = max(spec.image_size, round(img.width * scale)), max(spec.image_size, round(img.height * scale))
-    img = img.resize((w, h), Image.Resampling.BILINEAR)
-    left, top = (w - spec.image_size) // 2, (h - spec.image_size) // 2
-    img = img.crop((left, top, left + spec.image_size, top + spec.image_size))
-    return np.asarray(img, dtype=np.float32).transpose(2, 0, 1) / 255.0
+    """RGB photo -> (3, S, S) in [0, 1]: shorter side resized to S, then a centre crop.
+
+    Only the crop is resized: Pillow's `box` reads the same source pixels (the filter reaches past
+    the box's edges) that resizing the whole photo and cropping would, so the output is the same.
+    """
+    img = img if img.mode == "RGB" else img.convert("RGB")
+    size = spec.image_size
+    scale = size / min(img.size)
+    w, h = max(size, round(img.width * scale)), max(size, round(img.height * scale))
+    left, top = (w - size) // 2, (h - size) // 2
+    per_x, per_y = img.width / w, img.height / h  # source pixels per resized pixel
+    box = (left * per_x, top * per_y, (left + size) * per_x, (top + size) * per_y)
+    img = img.resize((size, size), Image.Resampling.BILINEAR, box=box)
+    return np.asarray(img).transpose(2, 0, 1).astype(np.float32) / np.float32(255.0)
 
 
 def _pixel_top(dtype, label: str) -> float | None:

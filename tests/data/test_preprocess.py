@@ -153,3 +153,30 @@ def test_exif_rotation_is_applied():
     exif[0x0112] = 6  # rotate 90 degrees on display
     out = open_image(png_bytes(img, "JPEG", exif=exif), "phone.jpg")
     assert out.size == (20, 40)
+
+
+@pytest.mark.parametrize("size", [(300, 207), (207, 300), (64, 64), (33, 500), (1000, 31)])
+def test_a_photo_is_resized_from_its_crop_box_as_from_the_whole(size):
+    """photo_array resizes only the centre crop's box: what resizing the whole photo and cropping gives."""
+    from paramembed.data.preprocess import photo_array
+
+    arr = (np.random.default_rng(4).random((size[1], size[0], 3)) * 255).astype(np.uint8)
+    img, spec = Image.fromarray(arr), InputSpec(channels=3, image_size=32, centre=False)
+    scale = 32 / min(size)
+    w, h = max(32, round(size[0] * scale)), max(32, round(size[1] * scale))
+    left, top = (w - 32) // 2, (h - 32) // 2
+    whole = img.resize((w, h), Image.Resampling.BILINEAR).crop((left, top, left + 32, top + 32))
+    expected = np.asarray(whole, np.float32).transpose(2, 0, 1) / 255.0
+    assert np.abs(photo_array(img, spec) - expected).max() <= 1 / 255 + 1e-6
+
+
+def test_a_file_read_from_disk_outlives_its_file_and_a_callers_image_is_left_as_it_was(tmp_path):
+    path = tmp_path / "cross.png"
+    dark_cross().save(path)
+    img = open_image(path)
+    assert img.mode == "L" and np.asarray(img).min() == 0  # pixels still there after the file closed
+    mine = dark_cross()
+    before = np.asarray(mine).copy()
+    image_to_tensor(mine, InputSpec())
+    image_to_tensor(mine, InputSpec(channels=3, image_size=32, centre=False))
+    assert np.array_equal(np.asarray(mine), before)

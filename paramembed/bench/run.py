@@ -39,7 +39,7 @@ def run_bench(tasks: int = 100, queries: int = 10, quick: bool = False, device: 
         report["batched"] = batched_section(models[REFERENCE], shape_tasks["5-way 5-shot"], dev, quick)
     if "raw" in sections:
         log("raw images: adapting from files, the generated path against 10-step MAML")
-        report["raw"] = raw_section(dev, repeats=3 if quick else 20, log=log)
+        report["raw"] = raw_section(dev, repeats=3 if quick else 20, imagenet_tasks=1 if quick else 3, log=log)
     if "photos" in sections:
         log("photos: 100 raw camera-resolution files -> predictions, per photo model")
         report["photos"] = photos_section(dev, repeats=2 if quick else 5)

@@ -23,6 +23,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from paramembed.app.cards import Card, cards_html, data_uri, message_html
 from paramembed.app.display import md_text, png_bytes, short_labels, thumbnail
 from paramembed.app.layout import Style
 from paramembed.app.messages import say, say_n
@@ -31,7 +32,7 @@ from paramembed.explain import (
 )
 from paramembed.tasks import to_display
 
-RIGHT, WRONG, UNLABELLED, LOW = ":material/check_circle:", ":material/cancel:", ":material/help:", ":material/warning:"
+LOW = ":material/warning:"  # the near-chance banner; the cards' marks are in paramembed.app.cards
 CARDS_UP_TO_WAYS = 8  # above this, a card per query is a wall: a confusion matrix + the misclassified ones
 CARDS_PER_ROW = 5
 QUERY_THUMB, CLASS_THUMB = 72, 36  # pixels
@@ -48,18 +49,24 @@ class TaskView:
     query_thumbs: list[bytes]
     support_thumbs: list[bytes] | None = None  # one per support image, in support order
     query_names: list[str] | None = None  # a sampled task's "query 1" in the session's language; else file names
+    class_uris: list[str] | None = None  # the thumbnails as data URIs, for the query cards (made once per task)
+    query_uris: list[str] | None = None
 
     @classmethod
     def of(cls, task, support, query) -> "TaskView":
         first = [task.support_labels.index(c) for c in range(task.ways)]
+        class_thumbs = [png_bytes(thumbnail(to_display(support[i]))) for i in first]
+        query_thumbs = [png_bytes(thumbnail(to_display(q))) for q in query]
         return cls(
             task,
             short_labels(task.class_names, task.source == "sample"),
             list(task.class_names),
-            [png_bytes(thumbnail(to_display(support[i]))) for i in first],
-            [png_bytes(thumbnail(to_display(q))) for q in query],
+            class_thumbs,
+            query_thumbs,
             [png_bytes(thumbnail(to_display(s))) for s in support],
             [say("query_name", n=i + 1) for i in range(len(query))] if task.source == "sample" else list(task.query_names),
+            [data_uri(t) for t in class_thumbs],
+            [data_uri(t) for t in query_thumbs],
         )
 
     def label(self, c: int) -> str:
@@ -143,36 +150,25 @@ def compare(method: str, model_label: str, result, others: list[str], slow: set[
             st.rerun()
 
 
-def _card(view: TaskView, result, i: int, top_k: int, style: Style, mark_below: float | None) -> None:
-    task = view.task
-    predicted = result.predictions[i]
-    truth = task.query_labels[i]
-    with st.container(border=True):
-        # One image per column, each column as wide as its image: the two never overlap.
-        a, b = st.columns(2, vertical_alignment="bottom")
-        a.image(view.query_thumbs[i], width=style.query_thumb, caption=md_text(view.query_name(i)))
-        b.image(view.class_thumbs[predicted], width=style.class_thumb)  # its label is in the verdict below
-        text = say("predicted", label=md_text(view.label(predicted)))
-        if truth is None:
-            st.info(text, icon=UNLABELLED)
-        elif predicted == truth:
-            st.success(text, icon=RIGHT)
-        else:
-            st.error(say("predicted_wrong", label=md_text(view.label(predicted)), truth=md_text(view.label(truth))),
-                     icon=WRONG)
-        sure = confidence(result.probs[i], mark_below)
-        if sure.low:
-            st.badge(say("low_confidence"), icon=LOW, color="orange", help=confidence_reason(sure.reason))
-        for cls, p in result.top_k(i, top_k):
-            st.progress(min(max(p, 0.0), 1.0), text=say("top_k_bar", label=md_text(view.label(cls)), prob=f"{p:.1%}"))
+def _card(view: TaskView, result, i: int, top_k: int, mark_below: float | None) -> Card:
+    truth, predicted = view.task.query_labels[i], result.predictions[i]
+    if truth is None:
+        verdict, text = "unlabelled", message_html("predicted", label=view.label(predicted))
+    elif predicted == truth:
+        verdict, text = "right", message_html("predicted", label=view.label(predicted))
+    else:
+        verdict = "wrong"
+        text = message_html("predicted_wrong", label=view.label(predicted), truth=view.label(truth))
+    sure = confidence(result.probs[i], mark_below)
+    return Card(view.query_uris[i], view.class_uris[predicted], view.query_name(i), verdict, text,
+                confidence_reason(sure.reason) if sure.low else None,
+                [(say("top_k_bar", label=view.label(cls), prob=f"{p:.1%}"), p) for cls, p in result.top_k(i, top_k)])
 
 
 def _cards(view: TaskView, result, indices: list[int], top_k: int, style: Style, mark_below: float | None) -> None:
-    for start in range(0, len(indices), style.cards_per_row):
-        cols = st.columns(style.cards_per_row)
-        for col, i in zip(cols, indices[start : start + style.cards_per_row]):
-            with col:
-                _card(view, result, i, top_k, style, mark_below)
+    """The query cards, one element for all of them (see paramembed.app.cards: why not ten each)."""
+    cards = [_card(view, result, i, top_k, mark_below) for i in indices]
+    st.html(cards_html(cards, style.cards_per_row, style.query_thumb, style.class_thumb))
 
 
 def query_results(view: TaskView, result, top_k: int, style: Style | None = None, mark_below: float | None = None) -> None:

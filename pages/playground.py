@@ -91,7 +91,7 @@ save_col.download_button(
     data=lambda task=task, labels=view.labels, model_name=setup["model"], method=method, settings=sample_settings: save_task(
         task, labels, model_name, method, settings, task.support_names),
 )
-view_.support_set(view, spec, support, style,
+view_.support_set(view, spec, style,
                   say("task_title", task=describe_task(task.ways, task.shots(), len(task.query), task.labelled_queries)),
                   st.session_state.get("task_origin", "") if task.source == "sample" else "")
 

@@ -1,14 +1,16 @@
-"""The playground's query cards as one block of HTML: what the browser draws after every click.
+"""The playground's query cards and thumbnail rows as HTML blocks: what the browser draws after every click.
 
-    html = cards_html([Card(...), ...], per_row=5, query_px=64, class_px=40)
-    st.html(html)
+    st.html(cards_html([Card(...), ...], per_row=5, query_px=64, class_px=40))
+    st.html(thumbs_html(uris, 48, captions=["Class A", ...]))       # one thumbnail per class
+    st.html(support_html([("Class A", "full/name", uris), ...], 48))  # each class's support images
 
 Drawn as Streamlit elements, a card was ten of them (a bordered container, two columns, two
 images, a coloured box and three progress bars), so 15 cards were 150 elements and 30 image
 fetches, and the browser spent about half a second rebuilding them on every click (measured
 with Chrome's tracing in the issue 22 work; the same grid as one element took 0.2 s against
 0.7 s). Here a card is a few tags in one block, its thumbnails inline (data URIs made once per
-task), so a rerun sends one element and the browser fetches nothing.
+task), so a rerun sends one element and the browser fetches nothing. The support set (25 images
+in five rows of columns) and the row of class thumbnails are drawn the same way.
 
 The look follows Streamlit's own: a bordered card, a tinted verdict box with a Material mark (the
 icon font Streamlit already loads; never emoji), an orange "low confidence" pill whose tooltip
@@ -54,6 +56,15 @@ _CSS = """<style>
 .pe-track { height: 0.5rem; border-radius: 0.25rem; background: rgba(128, 128, 128, 0.2); overflow: hidden; }
 .pe-fill { height: 100%%; background: rgb(255, 75, 75); }
 </style>"""
+_THUMBS_CSS = """<style>
+.pe-thumbrow { display: flex; flex-wrap: wrap; gap: 0.25rem; align-items: flex-start; }
+.pe-thumbrow figure { margin: 0; min-width: 0; }
+.pe-thumbrow img { display: block; border-radius: 0.5rem; }
+.pe-thumbrow figcaption { font-size: 0.875rem; opacity: 0.6; text-align: center; white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis; max-width: 100%; }
+.pe-support { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 5fr); gap: 1rem; align-items: center; }
+.pe-support strong[title] { text-decoration: underline dotted; cursor: help; }
+</style>"""
 
 
 @dataclass(frozen=True)
@@ -69,9 +80,10 @@ class Card:
     top: list[tuple[str, float]]  # (the bar's text, probability) for each top-k class
 
 
-def data_uri(png: bytes) -> str:
-    """PNG bytes -> a data URI the page shows without fetching anything."""
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+def data_uri(image: bytes) -> str:
+    """PNG or JPEG bytes -> a data URI the page shows without fetching anything."""
+    mime = "image/jpeg" if image[:2] == b"\xff\xd8" else "image/png"
+    return f"data:{mime};base64," + base64.b64encode(image).decode("ascii")
 
 
 def message_html(key: str, /, **values) -> str:
@@ -120,3 +132,23 @@ def cards_html(cards: list[Card], per_row: int, query_px: int, class_px: int) ->
     """The cards in a grid of `per_row` columns, with the styles they need."""
     body = "".join(card_html(c, query_px, class_px) for c in cards)
     return _CSS % {"per_row": per_row} + f'<div class="pe-cards">{body}</div>'
+
+
+def thumbs_html(uris: list[str], px: int, captions: list[str] | None = None) -> str:
+    """A row of `px`-pixel thumbnails, each with its caption (plain text) under it when given."""
+    figures = "".join(
+        f'<figure style="width: {px}px"><img src="{uri}" width="{px}" height="{px}" alt="">'
+        + (f"<figcaption>{html.escape(captions[i], quote=False)}</figcaption>" if captions else "") + "</figure>"
+        for i, uri in enumerate(uris))
+    return _THUMBS_CSS + f'<div class="pe-thumbrow">{figures}</div>'
+
+
+def support_html(rows: list[tuple[str, str | None, list[str]]], px: int) -> str:
+    """One row per class: its label in bold (`hover`, its full name, as the label's tooltip), then its images."""
+    cells = []
+    for label, hover, uris in rows:
+        title = f' title="{html.escape(hover)}"' if hover else ""
+        images = "".join(f'<img src="{uri}" width="{px}" height="{px}" alt="">' for uri in uris)
+        cells.append(f"<strong{title}>{html.escape(label, quote=False)}</strong>"
+                     f'<div class="pe-thumbrow">{images}</div>')
+    return _THUMBS_CSS + f'<div class="pe-support">{"".join(cells)}</div>'

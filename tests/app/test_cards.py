@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from paramembed.app.cards import Card, card_html, cards_html, data_uri, message_html
+from paramembed.app.cards import Card, card_html, cards_html, data_uri, message_html, support_html, thumbs_html
 
 PNG = data_uri(b"\x89PNG\r\n\x1a\n")
 
@@ -50,3 +50,21 @@ def test_the_grid_has_as_many_columns_as_asked():
     html = cards_html([card(), card()], 3, 96, 60)
     assert "grid-template-columns: repeat(3, minmax(0, 1fr))" in html and html.count('class="pe-card"') == 2
     assert 'width="96"' in html and html.startswith("<style>")
+
+
+def test_thumbnail_rows_and_the_support_set():
+    row = thumbs_html([PNG, PNG], 48, captions=["Class A", "<i>b</i>"])
+    assert row.count('<img src="') == 2 and "<figcaption>Class A</figcaption>" in row and "&lt;i&gt;b&lt;/i&gt;" in row
+    support = support_html([("Class A", "alphabet-1/char-3", [PNG] * 3), ("alpha", None, [PNG])], 48)
+    assert support.count('<img src="') == 4
+    assert '<strong title="alphabet-1/char-3">Class A</strong>' in support and "<strong>alpha</strong>" in support
+
+
+def test_colour_thumbnails_travel_as_jpeg_and_greyscale_as_png():
+    import numpy as np
+
+    from paramembed.app.display import thumbnail, thumbnail_bytes
+
+    grey = thumbnail_bytes(thumbnail(np.zeros((28, 28), np.uint8)))
+    colour = thumbnail_bytes(thumbnail(np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)))
+    assert data_uri(grey).startswith("data:image/png;base64,") and data_uri(colour).startswith("data:image/jpeg;base64,")

@@ -3,13 +3,13 @@
 The page only wires widgets to `paramembed.embeddings` (features, generation), `paramembed.projection`
 (projections, search, thumbnails), `paramembed.app.explorer_figures` (the plots) and
 `paramembed.explorer_sources` (what may be read). Feature banks, embeddings and projections are
-cached per process; the plot and everything that depends on the selection live in one fragment,
-so a widget there reruns only that part of the page.
+cached per process (`paramembed.app.explorer_store`); the plot and everything that depends on the
+selection live in one fragment, so a widget there reruns only that part of the page. Once a PCA
+view is drawn, its t-SNE is computed in the background (the first one imports scikit-learn).
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ from paramembed.app.display import md_text
 from paramembed.app.layout import page_style
 from paramembed.app.library_text import library_text
 from paramembed.app.messages import say
-from paramembed.data.cache import LRU
+from paramembed.app.explorer_store import Store
 from paramembed.errors import ParamembedError
 from paramembed.explorer_sources import (
     MAX_UPLOAD_BYTES, new_session_id, procedural_source, public_message, server_source, unpack_upload, uploads_root,
@@ -43,23 +43,17 @@ DEFAULT_CLASSES = 40
 MAX_THUMBNAILS = 300
 MAX_CACHED = 12
 MAX_OPEN_DATASETS = 8  # decoded datasets held by the process: each visitor's upload is one, so they are bounded too
+PREFETCH_TSNE_UP_TO = MAX_THUMBNAILS  # points: a larger t-SNE is minutes of CPU nobody may ask for
 
 
 @st.cache_resource
-def _store() -> tuple[LRU, threading.Lock]:
+def _store() -> Store:
     """Process-wide results (feature banks, embeddings, projections) keyed by everything that made them."""
-    return LRU(MAX_CACHED), threading.Lock()
+    return Store(MAX_CACHED)
 
 
 def cached(key: tuple, compute):
-    store, lock = _store()
-    with lock:
-        if key in store:
-            store.move_to_end(key)
-            return store[key]
-    value = compute()  # outside the lock: other sessions' hits need not wait for this work
-    with lock:
-        return store.get_or_make(key, lambda: value)
+    return _store().get(key, compute)
 
 
 @st.cache_resource(show_spinner=False, max_entries=MAX_OPEN_DATASETS)
@@ -242,10 +236,12 @@ def explore() -> None:
     else:  # shown off, not greyed-but-ticked: nothing is drawn on a 3D or crowded plot
         thumbnails = s2.checkbox(label, value=False, key="explorer_thumbnails_off", disabled=True,
                                  help=say("thumbnails_off_help", n=MAX_THUMBNAILS))
+    def projection_key(method: str) -> tuple:
+        return ("proj",) + emb_key + (space, str(shown), method, dims)
+
     try:
         with st.spinner(say("projecting", n=len(rows), method=P.PROJECTION_LABELS[method])):
-            xy = cached(("proj",) + emb_key + (space, str(shown), method, dims),
-                        lambda: P.project(vectors, method, dims, seed=int(seed)))
+            xy = cached(projection_key(method), lambda: P.project(vectors, method, dims, seed=int(seed)))
     except ParamembedError as err:
         show_error(err)
         return
@@ -312,6 +308,10 @@ def explore() -> None:
     d1.download_button("vectors.tsv", vec_tsv, file_name=f"{stem}-vectors.tsv", mime="text/tab-separated-values", key="explorer_dl_vectors")
     d2.download_button("metadata.tsv", meta_tsv, file_name=f"{stem}-metadata.tsv", mime="text/tab-separated-values", key="explorer_dl_metadata")
     st.caption(say("export_caption", rows=len(rows), numbers=vectors.shape[1]))
+
+    # Last, once this view is sent: the t-SNE of the same points, while the browser draws the chart.
+    if method != "tsne" and "tsne" in P.available_projections() and len(rows) <= PREFETCH_TSNE_UP_TO:
+        _store().prefetch(projection_key("tsne"), lambda: P.project(vectors, "tsne", dims, seed=int(seed)))
 
 
 explore()

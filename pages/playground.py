@@ -14,6 +14,7 @@ from paramembed import METHODS, ParamembedError, ui
 from paramembed.app import language
 from paramembed.app import model_routing as routing
 from paramembed.app import results_view as view_
+from paramembed.app import warm
 from paramembed.app import task_sources as sources
 from paramembed.app.display import describe_task
 from paramembed.app.layout import page_style
@@ -91,7 +92,7 @@ save_col.download_button(
     data=lambda task=task, labels=view.labels, model_name=setup["model"], method=method, settings=sample_settings: save_task(
         task, labels, model_name, method, settings, task.support_names),
 )
-view_.support_set(view, spec, support, style,
+view_.support_set(view, spec, style,
                   say("task_title", task=describe_task(task.ways, task.shots(), len(task.query), task.labelled_queries)),
                   st.session_state.get("task_origin", "") if task.source == "sample" else "")
 
@@ -118,6 +119,8 @@ try:
     view_.summary(result, routing.results_heading(running, method), routing.running_line(setup),
                   routing.measured_line(running, method, task.ways, min(task.shots())))
     if compare:
+        import pandas  # noqa: F401  (the table's; through its own door first: see app.py)
+
         view_.compare(method, ui.model_label(runner), result, compare, SLOW, run, task.key)
 except ParamembedError as err:
     ui.show_error(err)
@@ -181,3 +184,5 @@ def download_tab() -> None:
 with tab_download:
     if tab_download.open:
         download_tab()
+
+warm.first_page_sent()  # the launcher's warm-up of the other pages starts now (paramembed/app/warm.py)

@@ -100,3 +100,19 @@ def drift_figure(emb: ClassEmbeddings, drift: dict[int, np.ndarray], space: str,
     fig.update_layout(xaxis_title=say("drift_x"), yaxis_title=say(f"drift_y_{space}", k=ks[-1]), height=340,
                       xaxis_type="log", xaxis_tickvals=ks, margin=dict(t=20))
     return fig
+
+
+def warm_up() -> None:
+    """Draw one tiny figure of each kind the explorer shows, and throw them away: plotly loads each
+    property's validators on first use: the first scatter took 0.6-1.5 s here, the next 0.06 s
+    (`paramembed.app.warm`)."""
+    rng = np.random.default_rng(0)
+    n, side = 4, 8
+    emb = ClassEmbeddings(rng.normal(size=(n, 3)), rng.normal(size=(n, 3)), rng.normal(size=(n, 3)),
+                          np.array([f"a{i % 2}/c{i}" for i in range(n)]), np.array([f"a{i % 2}" for i in range(n)]),
+                          np.ones(n, dtype=int), np.arange(n), np.zeros((n, 1, 1, side, side), np.uint8), "warm-up")
+    rows = np.arange(n)
+    xy = rng.normal(size=(n, 2)).astype(np.float32)
+    class_scatter(emb, rows, xy, "alphabet", np.zeros(n, dtype=bool), thumbnails=True, axes=("x", "y")).to_json()
+    drift_figure(emb, {1: rng.random(n), 2: rng.random(n)}, "weights", [0]).to_json()
+    px.box({"a": rng.random(n), "s": ["1"] * n}, x="s", y="a", points="outliers").to_json()

@@ -37,9 +37,10 @@ def warm() -> None:
     check by about a second, but the first results came 1-2 s sooner (3 runs each, side by side).
     """
     try:
-        from paramembed.app.warm import warm_up
+        from paramembed.app.warm import warm_later, warm_up
 
         log.info("warmed up in %.1f s", warm_up())
+        log.info("other pages warmed up in %.1f s", warm_later())
     except Exception:  # noqa: BLE001  (the page reports any real problem itself)
         log.warning("warm-up failed; the first page will do the work", exc_info=True)
 

@@ -13,7 +13,6 @@ font, emoji show as empty boxes.
 
 from __future__ import annotations
 
-import base64
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -23,7 +22,8 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from paramembed.app.display import md_text, png_bytes, short_labels, thumbnail
+from paramembed.app.cards import Card, cards_html, data_uri, message_html, support_html, thumbs_html
+from paramembed.app.display import md_text, short_labels, thumbnail, thumbnail_bytes
 from paramembed.app.layout import Style
 from paramembed.app.messages import say, say_n
 from paramembed.explain import (
@@ -31,7 +31,7 @@ from paramembed.explain import (
 )
 from paramembed.tasks import to_display
 
-RIGHT, WRONG, UNLABELLED, LOW = ":material/check_circle:", ":material/cancel:", ":material/help:", ":material/warning:"
+LOW = ":material/warning:"  # the near-chance banner; the cards' marks are in paramembed.app.cards
 CARDS_UP_TO_WAYS = 8  # above this, a card per query is a wall: a confusion matrix + the misclassified ones
 CARDS_PER_ROW = 5
 QUERY_THUMB, CLASS_THUMB = 72, 36  # pixels
@@ -44,22 +44,31 @@ class TaskView:
     task: object
     labels: list[str]  # short: the class's own name, or "Class A" for a sampled path
     names: list[str]  # the full names (hover help)
-    class_thumbs: list[bytes]  # one PNG thumbnail per class: its first support image as the model reads it
+    class_thumbs: list[bytes]  # one thumbnail per class (PNG, JPEG for colour): its first support image as the model reads it
     query_thumbs: list[bytes]
     support_thumbs: list[bytes] | None = None  # one per support image, in support order
     query_names: list[str] | None = None  # a sampled task's "query 1" in the session's language; else file names
+    class_uris: list[str] | None = None  # the thumbnails as data URIs, for the HTML blocks (made once per task)
+    query_uris: list[str] | None = None
+    support_uris: list[str] | None = None
 
     @classmethod
     def of(cls, task, support, query) -> "TaskView":
         first = [task.support_labels.index(c) for c in range(task.ways)]
+        class_thumbs = [thumbnail_bytes(thumbnail(to_display(support[i]))) for i in first]
+        query_thumbs = [thumbnail_bytes(thumbnail(to_display(q))) for q in query]
+        support_thumbs = [thumbnail_bytes(thumbnail(to_display(s))) for s in support]
         return cls(
             task,
             short_labels(task.class_names, task.source == "sample"),
             list(task.class_names),
-            [png_bytes(thumbnail(to_display(support[i]))) for i in first],
-            [png_bytes(thumbnail(to_display(q))) for q in query],
-            [png_bytes(thumbnail(to_display(s))) for s in support],
+            class_thumbs,
+            query_thumbs,
+            support_thumbs,
             [say("query_name", n=i + 1) for i in range(len(query))] if task.source == "sample" else list(task.query_names),
+            [data_uri(t) for t in class_thumbs],
+            [data_uri(t) for t in query_thumbs],
+            [data_uri(t) for t in support_thumbs],
         )
 
     def label(self, c: int) -> str:
@@ -73,7 +82,7 @@ def percent(x: float | None) -> str:
     return say("no_labelled") if x is None else f"{x * 100:.1f}%"
 
 
-def support_set(view: TaskView, spec, support, style: Style | None = None, title: str = "", origin: str = "") -> None:
+def support_set(view: TaskView, spec, style: Style | None = None, title: str = "", origin: str = "") -> None:
     """The task in one line (its title, one thumbnail per class), then each class's support images as
     the model reads them, folded away (at 1280x720 the results must fit the first screen)."""
     style = style or Style(1.0, QUERY_THUMB, CLASS_THUMB, 48, CARDS_PER_ROW)
@@ -84,13 +93,13 @@ def support_set(view: TaskView, spec, support, style: Style | None = None, title
     left.markdown(f"**{title}**")
     if origin:
         left.caption(origin)
-    middle.image(view.class_thumbs, width=style.support_thumb, caption=[md_text(label) for label in view.labels])  # captions are Markdown
+    # HTML blocks with the task's thumbnails inline (paramembed.app.cards): no element per image, no fetch.
+    with middle:
+        st.html(thumbs_html(view.class_uris, style.support_thumb, captions=view.labels))
     with right.expander(say("support_as_seen", size=spec.image_size, colour=colour, polarity=polarity), expanded=False):
-        for c in range(task.ways):
-            cols = st.columns([1, 5], vertical_alignment="center")
-            cols[0].markdown(f"**{md_text(view.label(c))}**", help=md_text(view.names[c]) if view.names[c] != view.label(c) else None)
-            images = [to_display(support[i]) for i, label in enumerate(task.support_labels) if label == c]
-            cols[1].image(images, width=style.support_thumb, clamp=True)
+        st.html(support_html([(view.label(c), view.names[c] if view.names[c] != view.label(c) else None,
+                               [view.support_uris[i] for i, label in enumerate(task.support_labels) if label == c])
+                              for c in range(task.ways)], style.support_thumb))
 
 
 def summary(result, heading: str, running: str, measured_line: str | None) -> None:
@@ -143,36 +152,25 @@ def compare(method: str, model_label: str, result, others: list[str], slow: set[
             st.rerun()
 
 
-def _card(view: TaskView, result, i: int, top_k: int, style: Style, mark_below: float | None) -> None:
-    task = view.task
-    predicted = result.predictions[i]
-    truth = task.query_labels[i]
-    with st.container(border=True):
-        # One image per column, each column as wide as its image: the two never overlap.
-        a, b = st.columns(2, vertical_alignment="bottom")
-        a.image(view.query_thumbs[i], width=style.query_thumb, caption=md_text(view.query_name(i)))
-        b.image(view.class_thumbs[predicted], width=style.class_thumb)  # its label is in the verdict below
-        text = say("predicted", label=md_text(view.label(predicted)))
-        if truth is None:
-            st.info(text, icon=UNLABELLED)
-        elif predicted == truth:
-            st.success(text, icon=RIGHT)
-        else:
-            st.error(say("predicted_wrong", label=md_text(view.label(predicted)), truth=md_text(view.label(truth))),
-                     icon=WRONG)
-        sure = confidence(result.probs[i], mark_below)
-        if sure.low:
-            st.badge(say("low_confidence"), icon=LOW, color="orange", help=confidence_reason(sure.reason))
-        for cls, p in result.top_k(i, top_k):
-            st.progress(min(max(p, 0.0), 1.0), text=say("top_k_bar", label=md_text(view.label(cls)), prob=f"{p:.1%}"))
+def _card(view: TaskView, result, i: int, top_k: int, mark_below: float | None) -> Card:
+    truth, predicted = view.task.query_labels[i], result.predictions[i]
+    if truth is None:
+        verdict, text = "unlabelled", message_html("predicted", label=view.label(predicted))
+    elif predicted == truth:
+        verdict, text = "right", message_html("predicted", label=view.label(predicted))
+    else:
+        verdict = "wrong"
+        text = message_html("predicted_wrong", label=view.label(predicted), truth=view.label(truth))
+    sure = confidence(result.probs[i], mark_below)
+    return Card(view.query_uris[i], view.class_uris[predicted], view.query_name(i), verdict, text,
+                confidence_reason(sure.reason) if sure.low else None,
+                [(say("top_k_bar", label=view.label(cls), prob=f"{p:.1%}"), p) for cls, p in result.top_k(i, top_k)])
 
 
 def _cards(view: TaskView, result, indices: list[int], top_k: int, style: Style, mark_below: float | None) -> None:
-    for start in range(0, len(indices), style.cards_per_row):
-        cols = st.columns(style.cards_per_row)
-        for col, i in zip(cols, indices[start : start + style.cards_per_row]):
-            with col:
-                _card(view, result, i, top_k, style, mark_below)
+    """The query cards, one element for all of them (see paramembed.app.cards: why not ten each)."""
+    cards = [_card(view, result, i, top_k, mark_below) for i in indices]
+    st.html(cards_html(cards, style.cards_per_row, style.query_thumb, style.class_thumb))
 
 
 def query_results(view: TaskView, result, top_k: int, style: Style | None = None, mark_below: float | None = None) -> None:
@@ -204,7 +202,7 @@ def _rows_with_thumbnails(fig: go.Figure, view: TaskView) -> None:
     n = len(view.labels)
     fig.update_yaxes(autorange="reversed", tickvals=list(range(n)), ticktext=view.labels, side="right")
     for c, thumb in enumerate(view.class_thumbs):
-        fig.add_layout_image(source="data:image/png;base64," + base64.b64encode(thumb).decode(), xref="paper", yref="y",
+        fig.add_layout_image(source=data_uri(thumb), xref="paper", yref="y",
                              x=-0.01, y=c, sizex=0.08, sizey=0.9,
                              xanchor="right", yanchor="middle", sizing="contain", layer="above")
 

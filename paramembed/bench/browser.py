@@ -6,7 +6,8 @@ open). Times are read in the page's own clock (`performance.now()`):
 
 - first results: server process started -> the first sampled task's accuracy visible on the
   Playground (the health endpoint's answer is recorded beside it);
-- a click: just before the click -> the page settled: the script run it triggered has finished
+- a click: just before the click (for a selectbox, the click on the option: opening the list and
+  Playwright's reading of its options are not waited for) -> the page settled: the script run it triggered has finished
   (Streamlit's `data-test-script-state` back to `notRunning`, watched by a MutationObserver) and
   every image in the page has loaded, with nothing else starting for `QUIET_MS`;
 - peak RSS: the server process's high-water mark (VmHWM) after all clicks.
@@ -60,26 +61,39 @@ STATE_JS = """t0 => {
 
 @dataclass(frozen=True)
 class Click:
-    """One main click: `key` names it in the report, `act` performs it on a Playwright page."""
+    """One main click: `key` names it in the report, `act(page, start)` performs it on a Playwright page,
+    calling `start()` (which starts the clock) just before the click a person then waits on."""
 
     key: str
     label: str
-    act: Callable[[Any], None]
+    act: Callable[[Any, Callable[[], None]], None]
     ready: str | None = None  # a selector that must be visible once settled (a page switch draws a chart)
 
 
-def _click_button(name: str) -> Callable[[Any], None]:
-    return lambda page: page.get_by_role("button", name=name).first.click()
+def _click(target: Callable[[Any], Any]) -> Callable[[Any, Callable[[], None]], None]:
+    """Find the element first (Playwright's own waits), then start the clock and click it."""
+
+    def act(page, start):
+        element = target(page)
+        element.wait_for()
+        start()
+        element.click()
+
+    return act
 
 
-def _click_radio(option: str) -> Callable[[Any], None]:
-    return lambda page: page.locator('[data-testid="stRadio"] label').filter(has_text=option).first.click()
+def _click_button(name: str):
+    return _click(lambda page: page.get_by_role("button", name=name).first)
 
 
-def _pick(label: str, option_prefix: str, sidebar: bool = False) -> Callable[[Any], None]:
-    """Open the selectbox labelled `label`, then (the timed part starts inside) pick the first option starting with `option_prefix`."""
+def _click_radio(option: str):
+    return _click(lambda page: page.locator('[data-testid="stRadio"] label').filter(has_text=option).first)
 
-    def act(page):
+
+def _pick(label: str, option_prefix: str, sidebar: bool = False):
+    """Open the selectbox labelled `label`, then (the timed part starts here) pick the first option starting with `option_prefix`."""
+
+    def act(page, start):
         scope = page.locator('[data-testid="stSidebar"]' if sidebar else '[data-testid="stMain"]')
         box = scope.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text(label, exact=True)).first
         box.locator('[role="combobox"]').first.click()
@@ -88,13 +102,16 @@ def _pick(label: str, option_prefix: str, sidebar: bool = False) -> Callable[[An
         names = options.all_inner_texts()
         current = box.locator('[role="combobox"]').first.inner_text()
         name = next(n for n in names if n.startswith(option_prefix) and n != current)
-        page.get_by_role("option", name=name, exact=True).first.click()
+        option = page.get_by_role("option", name=name, exact=True).first
+        option.wait_for()
+        start()
+        option.click()
 
     return act
 
 
-def _nav(title: str) -> Callable[[Any], None]:
-    return lambda page: page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
+def _nav(title: str):
+    return _click(lambda page: page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first)
 
 
 CLICKS = (
@@ -194,9 +211,9 @@ def one_run(browser, clicks: tuple[Click, ...] = CLICKS, timeout_s: float = 180.
         settle(page, page.evaluate("performance.now()"), None)  # the first run's images and stragglers
         out["clicks"] = {}
         for click in clicks:
-            t0 = page.evaluate(WATCH_JS)
-            click.act(page)
-            out["clicks"][click.key] = settle(page, t0, click.ready)
+            t0 = []
+            click.act(page, lambda: t0.append(page.evaluate(WATCH_JS)))
+            out["clicks"][click.key] = settle(page, t0[0], click.ready)
         out["peak_rss_mb"] = peak_rss_mb(proc.pid)
     finally:
         context.close()

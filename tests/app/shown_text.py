@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from html.parser import HTMLParser
 
 from google.protobuf.message import Message
 
@@ -96,13 +97,49 @@ def _table_texts(data: bytes) -> list[str]:
     return texts
 
 
+class _HtmlText(HTMLParser):
+    """The words of an st.html block a person reads: its text and tooltips (`title`), not its CSS
+    and not what is drawn as an icon (`aria-hidden`: a Material mark's ligature name)."""
+
+    SKIP = {"style", "script"}
+    VOID = {"img", "br", "hr", "input", "meta", "link", "source", "wbr"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+        self.stack: list[bool] = []  # per open tag: is its content hidden?
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("title"):
+            self.texts.append(attrs["title"])
+        if tag not in self.VOID:
+            self.stack.append(tag in self.SKIP or attrs.get("aria-hidden") == "true" or any(self.stack))
+
+    def handle_endtag(self, tag):
+        if tag not in self.VOID and self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        if data.strip() and not any(self.stack):
+            self.texts.append(data.strip())
+
+
+def html_texts(body: str) -> list[str]:
+    parser = _HtmlText()
+    parser.feed(body)
+    return parser.texts
+
+
 def shown_texts(at) -> list[tuple[str, str]]:
     """(where, text) for everything on the page: main area and sidebar, blocks (tabs, expanders) included."""
     out: list = []
 
     def walk(node, where: str) -> None:
         proto = getattr(node, "proto", None)
-        if isinstance(proto, Message) and type(node).__name__ != "Html":  # st.html: the page's CSS, not text
+        if type(node).__name__ == "Html":  # st.html: the page's CSS, or the query cards' text
+            out.extend((f"{where}:Html", t) for t in html_texts(proto.body))
+        elif isinstance(proto, Message):
             _fields(proto, f"{where}:{type(node).__name__}", out)
         for i, child in getattr(node, "children", {}).items():
             walk(child, f"{where}/{i}")

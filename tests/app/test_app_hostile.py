@@ -7,6 +7,7 @@ escaped, never the raw image syntax.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -44,6 +45,9 @@ def test_a_class_named_like_a_markdown_image_is_shown_as_text():
     shown = rendered(at)
     assert not [s for s in shown if "](" in s.replace("\\](", "")], [s for s in shown if "](" in s][:3]
     assert any("!\\[b\\](http://127.0.0.1:8629/x.png)" in s for s in shown)  # the name is there, as text
+    # The query cards are HTML (paramembed.app.cards): their only images are the thumbnails, inline.
+    sources = [src for block in at.get("html") for src in re.findall(r'<img src="([^"]*)"', block.proto.body)]
+    assert sources and all(src.startswith("data:image/png;base64,") for src in sources)
 
 
 # ============ the explorer: a visitor's refused upload ============

@@ -4,9 +4,11 @@ Runs against the shipped default model when assets/models/hyper exists, else aga
 trained model named by $PARAMEMBED_TEST_MODEL (default /tmp/runs/smoke); skips when neither exists.
 """
 
+import html
 import io
 import re
 import json
+from dataclasses import dataclass
 import os
 import zipfile
 from pathlib import Path
@@ -49,9 +51,27 @@ def accuracy(at) -> str | None:
     return shown[0] if shown else None
 
 
-def cards(at) -> list:
-    """The result cards' verdicts: green (right), red (wrong) or blue (unlabelled) boxes."""
-    return [e for kind in ("success", "error", "info") for e in getattr(at, kind) if e.value.startswith("Predicted: ")]
+@dataclass
+class Verdict:
+    kind: str  # right (green), wrong (red) or unlabelled (blue): paramembed.app.cards.VERDICTS
+    mark: str  # the Material icon drawn beside it
+    text: str  # as read: "Predicted: left"
+
+
+def cards(at) -> list[Verdict]:
+    """The result cards' verdicts, read from the cards' one HTML block (paramembed.app.cards)."""
+    found = []
+    for block in at.get("html"):
+        for kind, mark, inner in re.findall(r'<div class="pe-verdict pe-(\w+)"[^>]*><span class="pe-mark"[^>]*>(\w+)</span>'
+                                            r"<p>(.*?)</p></div>", block.proto.body):
+            found.append(Verdict(kind, mark, html.unescape(re.sub(r"<br>", "\n", re.sub(r"</?strong>", "", inner)))))
+    return found
+
+
+def badges(at) -> list[str]:
+    """The cards' "low confidence" pills, each as (its mark, its text): the reason is its tooltip."""
+    return [(mark, text) for block in at.get("html") for mark, text in re.findall(
+        r'<span class="pe-badge" title="[^"]*"><span class="pe-mark"[^>]*>(\w+)</span>([^<]*)</span>', block.proto.body)]
 
 
 def uploader(at, name: str):
@@ -99,8 +119,9 @@ def upload_mode(at):
 
 # ============ sampled tasks ============
 def class_labels(at) -> list[tuple[str, str]]:
-    """The support set's class labels and their hover help (the full class name)."""
-    return [(m.value, m.proto.help) for m in at.markdown if m.value.startswith("**Class ")]
+    """The support set's class labels and their hover text (the full class name), from its HTML block."""
+    return [(html.unescape(label), html.unescape(title)) for block in at.get("html") if 'class="pe-support"' in block.proto.body
+            for title, label in re.findall(r'<strong(?: title="([^"]*)")?>([^<]*)</strong>', block.proto.body)]
 
 
 def test_sampled_task_shows_predictions_on_first_load():
@@ -112,11 +133,11 @@ def test_sampled_task_shows_predictions_on_first_load():
     assert "Task accuracy" not in text  # the figure is not repeated in prose
     verdicts = cards(at)
     assert len(verdicts) == 15
-    assert {v.icon for v in verdicts} <= {":material/check_circle:", ":material/cancel:"}
+    assert {(v.kind, v.mark) for v in verdicts} <= {("right", "check_circle"), ("wrong", "cancel")}  # Material marks
     assert not any(mark in text for mark in ("✅", "❌"))  # no emoji: they are empty boxes without an emoji font
     # Short labels, the sampled class's full path on hover.
     labels = class_labels(at)
-    assert [v for v, _ in labels] == [f"**Class {c}**" for c in "ABCDE"]
+    assert [v for v, _ in labels] == [f"Class {c}" for c in "ABCDE"]
     assert all("/" in h for _, h in labels)
     # Only the open tab runs: the first page draws no chart and makes no download until asked.
     assert not at.get("plotly_chart") and not any(b.key == "download_classifier" for b in at.get("download_button"))
@@ -149,8 +170,8 @@ def test_low_confidence_follows_the_calibrated_probabilities(monkeypatch, tmp_pa
     monkeypatch.setenv("PARAMEMBED_MODELS", str(calibrated_copy(tmp_path, 100.0, 0.9)))
     at = app().run()
     assert_clean(at)
-    badges = [m for m in at.markdown if "low confidence" in m.value]
-    assert len(badges) == 15 and ":material/warning:" in badges[0].value
+    marked = badges(at)
+    assert len(marked) == 15 and marked[0] == ("warning", "low confidence")
     banner = [w.value for w in at.warning if "near chance" in w.value]
     assert len(banner) == 1 and "20%" in banner[0], [w.value for w in at.warning]
 
@@ -159,7 +180,7 @@ def test_a_sure_calibrated_model_marks_nothing_and_shows_no_banner(monkeypatch, 
     monkeypatch.setenv("PARAMEMBED_MODELS", str(calibrated_copy(tmp_path, 0.5, 0.01)))
     at = app().run()
     assert_clean(at)
-    assert not [m for m in at.markdown if "low confidence" in m.value]
+    assert not badges(at)
     assert not [w for w in at.warning if "near chance" in w.value]
 
 
@@ -231,7 +252,7 @@ def test_many_ways_show_a_confusion_matrix_and_only_the_mistakes():
     summary = next(m.value for m in at.markdown if " labelled queries right; below, only the " in m.value)
     right = int(summary.split(" of ")[0])
     assert len(cards(at)) == 36 - right  # one card per mistake, none for the right ones
-    assert all(c.icon == ":material/cancel:" for c in cards(at))
+    assert all(c.kind == "wrong" and c.mark == "cancel" for c in cards(at))
     assert len(at.get("plotly_chart")) == 1  # the confusion matrix (the other tabs' charts wait until opened)
 
 
@@ -305,9 +326,9 @@ def test_upload_two_classes_and_queries_gives_predictions():
     text = texts(at)
     assert "Task: 2-way 3-shot, 2 queries (1 labelled)" in text
     verdicts = cards(at)
-    assert len(verdicts) == 2 and verdicts[0].icon in (":material/check_circle:", ":material/cancel:")
-    assert verdicts[1].icon == ":material/help:"  # unlabelled: neither right nor wrong
-    assert any(m.value == "**alpha**" for m in at.markdown)  # a hand-made class keeps its own name
+    assert len(verdicts) == 2 and verdicts[0].kind in ("right", "wrong")
+    assert (verdicts[1].kind, verdicts[1].mark) == ("unlabelled", "help")  # neither right nor wrong
+    assert [label for label, _ in class_labels(at)] == ["alpha", "beta"]  # a hand-made class keeps its own name
     assert accuracy(at) in ("0.0%", "100.0%")
 
 
@@ -434,7 +455,7 @@ def test_camera_shots_build_a_task():
         assert any(s.value.startswith(f"Added photo-{n}.jpg to ") for s in at.success)
         assert camera(at).key == f"camera_shot_{n}"
     assert "Task: 2-way 1-shot, 1 query (1 labelled)" in texts(at)
-    assert any(c.value.startswith("Predicted: **left**") for c in cards(at))
+    assert any(c.text.startswith("Predicted: left") for c in cards(at))
 
 
 def test_draw_mode_guards_an_empty_canvas():
@@ -792,7 +813,7 @@ def test_real_held_out_handwriting_can_be_sampled():
     assert names["source"] == "omniglot-holdout"
     labels = class_labels(at)
     held = ("Bengali", "Burmese_(Myanmar)", "Grantha", "Gujarati", "Korean")
-    assert len(labels) == 5 and all(h.replace("\\", "").split("/")[0] in held for _, h in labels), labels  # help is escaped Markdown
+    assert len(labels) == 5 and all(h.split("/")[0] in held for _, h in labels), labels
     assert any("real Omniglot handwriting" in c.value for c in at.caption)
     assert accuracy(at).endswith("%") and float(accuracy(at)[:-1]) >= 60
 

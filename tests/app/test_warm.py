@@ -29,6 +29,23 @@ def test_warm_up_leaves_the_first_task_and_model_in_the_shared_caches():
     assert task.ways == FIRST_TASK["ways"]
 
 
+def test_the_other_pages_warm_up_waits_for_the_first_page_then_imports_their_libraries():
+    import sys
+    import threading
+
+    from paramembed.app import warm
+
+    warm.FIRST_PAGE_SENT.clear()
+    done = []
+    thread = threading.Thread(target=lambda: done.append(warm.warm_later(timeout_s=60)))
+    thread.start()
+    thread.join(0.2)
+    assert not done  # waiting for the Playground's first page
+    warm.first_page_sent()
+    thread.join(60)
+    assert done and done[0] > 0 and "pandas" in sys.modules and "plotly.express" in sys.modules
+
+
 def test_the_server_environment_sleeps_idle_threads_unless_told_otherwise(monkeypatch):
     from paramembed.app.launch import server_environment
 

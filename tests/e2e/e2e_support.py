@@ -193,8 +193,10 @@ class AppPage:
     def predictions(self) -> list[str]:
         """The predicted class of every query, in order, as the page shows it once the run is over."""
         self.idle()
-        texts = self.page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="Predicted: ").all_inner_texts()
-        return [t.split("Predicted: ", 1)[1].split("\n")[0].replace(" ✅ right", "").replace(" ❌ wrong", "").strip() for t in texts]
+        # The cards are one st.html block (paramembed.app.cards), drawn once its lazily loaded component is.
+        self.page.locator('[data-testid="stMain"] .pe-cards').first.wait_for(state="attached")
+        texts = self.page.locator('[data-testid="stMain"] .pe-verdict p').filter(has_text="Predicted: ").all_inner_texts()
+        return [t.split("Predicted: ", 1)[1].split("\n")[0].strip() for t in texts]
 
     def screenshot(self, name: str) -> Path:
         """The whole app (Streamlit scrolls inside its own container, so the viewport grows to fit)."""

@@ -42,22 +42,23 @@ def test_a_sampled_result_fits_the_first_screen_at_1280x720(projector):
     accuracy = boxes(app, '[data-testid="stMetric"]')
     assert accuracy and all(b["y"] + b["h"] <= height for b in accuracy[:3]), accuracy
     # The first row of query cards' verdicts: whole and on screen.
-    verdicts = boxes(app, '[data-testid="stMain"] [data-testid="stAlertContainer"]:has-text("Predicted:")')
+    verdicts = boxes(app, '[data-testid="stMain"] .pe-verdict:has-text("Predicted:")')
     first_row = [b for b in verdicts if abs(b["y"] - verdicts[0]["y"]) < 4]
     assert len(first_row) == 5, verdicts[:6]
     assert all(b["y"] + b["h"] <= height for b in first_row), first_row
     # Captions never wrap or break inside a word: one line each, cut with an ellipsis when too long.
-    captions = app.page.locator('[data-testid="stMain"] [data-testid="stImageCaption"]')
+    # (the classes' under their thumbnails, the queries' in the cards)
+    captions = app.page.locator('[data-testid="stMain"] [data-testid="stImageCaption"], [data-testid="stMain"] .pe-card figcaption')
     styles = captions.evaluate_all("els => els.filter(e => e.getBoundingClientRect().height > 0).map(e => "
                                    "[getComputedStyle(e).whiteSpace, e.getBoundingClientRect().height, "
                                    "parseFloat(getComputedStyle(e).lineHeight) || 24])")
     assert styles and all(ws == "nowrap" and h <= 1.6 * lh for ws, h, lh in styles), styles[:5]
     # Sentences wrap between words, never inside one ("Predicte d:").
-    breaks = app.page.locator('[data-testid="stMain"] [data-testid="stAlertContainer"] p').evaluate_all(
+    breaks = app.page.locator('[data-testid="stMain"] .pe-verdict p').evaluate_all(
         "els => els.map(e => getComputedStyle(e).wordBreak + '/' + getComputedStyle(e).overflowWrap)")
     assert breaks and set(breaks) == {"normal/normal"}, set(breaks)
     # In every card the query image and its predicted class's thumbnail sit side by side, apart.
-    alerts = app.page.locator('[data-testid="stMain"] [data-testid="stAlertContainer"]:has-text("Predicted:")')
+    alerts = app.page.locator('[data-testid="stMain"] .pe-verdict:has-text("Predicted:")')
     overlaps = alerts.evaluate_all("""els => els.map(a => {
         let card = a;  // the card: the closest block around the verdict that holds its two images
         while (card && card.querySelectorAll('img').length < 2) card = card.parentElement;

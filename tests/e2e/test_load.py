@@ -82,8 +82,10 @@ class Session:
 
     async def predictions(self) -> list[str]:
         await self.idle()
-        texts = await self.page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="Predicted: ").all_inner_texts()
-        return [t.split("Predicted: ", 1)[1].split("\n")[0].replace(" ✅ right", "").replace(" ❌ wrong", "").strip() for t in texts]
+        # The cards are one st.html block (paramembed.app.cards), drawn once its lazily loaded component is.
+        await self.page.locator('[data-testid="stMain"] .pe-cards').first.wait_for(state="attached", timeout=STEP_TIMEOUT_MS)
+        texts = await self.page.locator('[data-testid="stMain"] .pe-verdict p').filter(has_text="Predicted: ").all_inner_texts()
+        return [t.split("Predicted: ", 1)[1].split("\n")[0].strip() for t in texts]
 
     async def sample(self, seed: int):
         await self.page.goto(self.url)

@@ -32,10 +32,10 @@ def test_marks_are_material_icons_and_classes_have_thumbnails(app):
     app.wait_text("Task accuracy")
     app.idle()
     main = app.page.locator('[data-testid="stMain"]')
-    cards = main.locator('[data-testid="stAlertContainer"]').filter(has_text="Predicted: ")
+    cards = main.locator(".pe-verdict").filter(has_text="Predicted: ")
     assert cards.count() == 15
     # Each verdict's mark is a Material Symbols glyph drawn from Streamlit's icon font, not emoji text.
-    marks = cards.locator('[data-testid="stAlertDynamicIcon"]')  # Streamlit's alert icon: a Material glyph
+    marks = cards.locator(".pe-mark")  # paramembed.app.cards: a Material glyph
     assert marks.count() == 15
     assert set(marks.all_inner_texts()) <= {"check_circle", "cancel"}, marks.all_inner_texts()
     fonts = set(marks.evaluate_all("els => els.map(e => getComputedStyle(e).fontFamily)"))

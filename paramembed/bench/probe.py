@@ -32,7 +32,12 @@ PREFIX = "APP_PROBE "
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    """This process's own peak: VmHWM. Linux carries the parent's peak into ru_maxrss across exec (the
+    bench's own, 1.7 GB after MAML through an EfficientNet), so that is only the fallback without /proc."""
+    from paramembed.bench.browser import peak_rss_mb as process_peak
+
+    own = process_peak(os.getpid())
+    return own if own is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def page_notes(at) -> dict:

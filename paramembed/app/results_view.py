@@ -201,8 +201,8 @@ def _rows_with_thumbnails(fig: go.Figure, view: TaskView) -> None:
     """Heatmap rows 0..N-1 top to bottom (support order), each with its class's thumbnail on the left."""
     n = len(view.labels)
     fig.update_yaxes(autorange="reversed", tickvals=list(range(n)), ticktext=view.labels, side="right")
-    for c, thumb in enumerate(view.class_thumbs):
-        fig.add_layout_image(source=data_uri(thumb), xref="paper", yref="y",
+    for c, uri in enumerate(view.class_uris):  # made once per task, with the view
+        fig.add_layout_image(source=uri, xref="paper", yref="y",
                              x=-0.01, y=c, sizex=0.08, sizey=0.9,
                              xanchor="right", yanchor="middle", sizing="contain", layer="above")
 

@@ -165,7 +165,8 @@ def raw_section(device: torch.device, repeats: int = 20, imagenet_tasks: int = I
         out["families"].append(family_section("handwriting", source, "hyper", {
             "hyper": hyper, f"maml-{MAML_STEPS}": with_maml_steps(maml, MAML_STEPS)}, tasks, device, {}))
     maml = f"maml-{MAML_STEPS}"
-    source, tasks = photo_tasks(repeats + 1)
+    if (ASSETS / "photo-scratch").is_dir() or (ASSETS / "photo").is_dir():
+        source, tasks = photo_tasks(repeats + 1)  # both photo families read the same files
     if (ASSETS / "photo-scratch").is_dir():
         scratch = load_model("photo-scratch", device=device)
         log(f"raw images: photos from {source}")

@@ -6,10 +6,12 @@ open). Times are read in the page's own clock (`performance.now()`):
 
 - first results: server process started -> the first sampled task's accuracy visible on the
   Playground (the health endpoint's answer is recorded beside it);
-- a click: just before the click (for a selectbox, the click on the option: opening the list and
-  Playwright's reading of its options are not waited for) -> the page settled: the script run it triggered has finished
-  (Streamlit's `data-test-script-state` back to `notRunning`, watched by a MutationObserver) and
-  every image in the page has loaded, with nothing else starting for `QUIET_MS`;
+- a click: the press itself (the page's own `pointerdown` event, so Playwright's checks before it
+  are not counted; for a selectbox, the press on the option: opening the list is not waited for)
+  -> the page settled: the script run it triggered has finished (Streamlit's
+  `data-test-script-state` back to `notRunning`) and the page's last change is on screen: the
+  frame after its last DOM mutation or image load, all recorded in the page as they happen (a
+  MutationObserver and load listeners, not a poll), with nothing else changing for `QUIET_MS`;
 - peak RSS: the server process's high-water mark (VmHWM) after all clicks.
 
 Medians over the runs are compared with the targets of issue 22: first results <= 4 s, every main
@@ -38,31 +40,46 @@ QUIET_MS = 400  # a page is settled once nothing has run for this long
 RESULTS_TEXT = "Task accuracy"
 VIEWPORT = {"width": 1400, "height": 1000}
 
-# Installed once per page: every change of the script state, with the page's clock.
+# Installed once per page: every change of the script state, the last change to the page (the frame after
+# a DOM mutation or an image load: when a person can see it) and every press, all in the page's clock.
 WATCH_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
-  window.__states = window.__states || [];
   if (!window.__watching) {
-    window.__watching = new MutationObserver(() =>
-      window.__states.push([performance.now(), app.getAttribute('data-test-script-state')]));
-    window.__watching.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+    window.__states = []; window.__presses = []; window.__changed = 0; let framePending = false;
+    const changed = () => {
+      if (framePending) return;
+      framePending = true;
+      requestAnimationFrame(() => setTimeout(() => { framePending = false; window.__changed = performance.now(); }, 0));
+    };
+    window.__watching = new MutationObserver(records => {
+      for (const r of records)
+        if (r.target === app && r.attributeName === 'data-test-script-state')
+          window.__states.push([performance.now(), app.getAttribute('data-test-script-state')]);
+      changed();
+    });
+    window.__watching.observe(document.body, {attributes: true, childList: true, characterData: true, subtree: true});
+    document.addEventListener('load', e => { if (e.target.tagName === 'IMG') changed(); }, true);
+    window.addEventListener('pointerdown', e => window.__presses.push(e.timeStamp), true);
   }
   return performance.now();
 }"""
-# [now, last state change after t0 or null, whether a run started after t0, running now, images all loaded]
+# [now, the first press after t0 (else t0), last state change after t0 or null, whether a run started after
+#  t0, running now, images all loaded, the page's last change on screen]
 STATE_JS = """t0 => {
   const after = window.__states.filter(s => s[0] >= t0);
+  const press = window.__presses.find(p => p >= t0);
   const app = document.querySelector('[data-testid="stApp"]');
   const images = [...document.images].every(i => i.complete);
-  return [performance.now(), after.length ? after[after.length - 1][0] : null, after.some(s => s[1] === 'running'),
-          app.getAttribute('data-test-script-state') === 'running', images];
+  return [performance.now(), press === undefined ? t0 : press, after.length ? after[after.length - 1][0] : null,
+          after.some(s => s[1] === 'running'), app.getAttribute('data-test-script-state') === 'running', images,
+          window.__changed];
 }"""
 
 
 @dataclass(frozen=True)
 class Click:
     """One main click: `key` names it in the report, `act(page, start)` performs it on a Playwright page,
-    calling `start()` (which starts the clock) just before the click a person then waits on."""
+    calling `start()` just before the click a person then waits on (the clock starts at the press that follows)."""
 
     key: str
     label: str
@@ -170,20 +187,16 @@ def _wait_health(url: str, proc: subprocess.Popen, timeout: float) -> None:
 
 
 def settle(page, t0: float, ready: str | None, timeout_s: float = 120.0) -> float:
-    """Seconds from page time `t0` until the page settled (see the module docstring)."""
+    """Seconds from the first press after page time `t0` (else `t0`) until the page settled (see the module docstring)."""
     deadline = time.perf_counter() + timeout_s
     started_by = time.perf_counter() + 3.0  # a click that starts no run within 3 s started none
-    drawn_at = None  # page time at which the run had ended and every image and `ready` were there
     while time.perf_counter() < deadline:
-        now, last, ran, running, images = page.evaluate(STATE_JS, t0)
+        now, start, last_state, ran, running, images, changed = page.evaluate(STATE_JS, t0)
         shown = ready is None or page.locator(ready).first.is_visible()
-        if running or not (images and shown) or not (ran or time.perf_counter() > started_by):
-            drawn_at = None
-        else:
-            drawn_at = drawn_at or now
-            end = max(last if last is not None else t0, drawn_at)
+        if not running and images and shown and (ran or time.perf_counter() > started_by):
+            end = max(start, last_state or start, changed)
             if now - end >= QUIET_MS:
-                return (end - t0) / 1000
+                return (end - start) / 1000
         page.wait_for_timeout(25)
     raise RuntimeError(f"the page did not settle within {timeout_s:.0f} s")
 

@@ -32,7 +32,7 @@ def page():
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page()
-        page.set_content('<div data-testid="stApp" data-test-script-state="notRunning"></div>')
+        page.set_content('<div data-testid="stApp" data-test-script-state="notRunning"><button id="b">go</button></div>')
         yield page
         browser.close()
 
@@ -46,3 +46,21 @@ def test_settle_waits_for_the_run_a_click_started_to_end(page):
     seconds = settle(page, t0, None)
     assert seconds >= 0.399, seconds  # timers fire late, never early: ending sooner means it did not wait for the run
     assert page.evaluate(STATE_JS, t0)[2]  # it saw the run
+
+
+def test_the_clock_starts_at_the_press_and_stops_at_the_last_change_on_screen(page):
+    t0 = page.evaluate(WATCH_JS)
+    page.wait_for_timeout(300)  # Playwright's own checks before a click: not part of the wait
+    # On the press: a 200 ms run, then the page keeps changing for 300 ms after it ended.
+    page.evaluate("""() => document.getElementById('b').addEventListener('pointerdown', () => {
+        const app = document.querySelector('[data-testid="stApp"]');
+        app.setAttribute('data-test-script-state', 'running');
+        setTimeout(() => app.setAttribute('data-test-script-state', 'notRunning'), 200);
+        setTimeout(() => { app.appendChild(document.createElement('p')); window.__appended = performance.now(); }, 500); })""")
+    page.click("#b")
+    seconds = settle(page, t0, None)
+    press = page.evaluate("window.__presses[0]")
+    last_change_ms = page.evaluate("window.__appended") - press
+    assert press >= t0 + 300
+    # From the press (not from t0) to the frame after the last change: a frame later, not a poll later.
+    assert last_change_ms / 1000 <= seconds < (last_change_ms + 100) / 1000, (seconds, last_change_ms)

@@ -9,10 +9,16 @@ costs are paid too. A page that arrives before it is done waits on the same impo
 nothing is computed twice. Then `warm_later` waits until the Playground has sent its first page
 (`first_page_sent`) and pays the other pages' first costs (pandas, plotly's first figure), so
 that they do not share the GIL with the first page's own work.
+
+Each of them ends by freezing what is alive (`freeze_long_lived`): Streamlit collects every
+garbage-collector generation after every script run (`runner.postScriptGC`), and with torch,
+numpy, pandas and plotly loaded that walk over ~270,000 long-lived objects took ~190 ms on every
+click, holding the GIL before the browser heard that the run had ended. Frozen, it takes <1 ms.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -22,35 +28,64 @@ FIRST_TASK = {"ways": 5, "shots": 5, "queries": 3, "within": False, "seed": 0, "
 # Set by the Playground once its page is sent; the other pages' warm-up waits for it (or this long).
 FIRST_PAGE_SENT = threading.Event()
 LATER_AFTER_S = 30.0
+# Our background threads' names start with this (the launcher's warm-up, the next-task prefetch).
+BACKGROUND = "paramembed-"
+
+
+class _FromOurBackgroundThreads(logging.Filter):
+    """Streamlit warns "missing ScriptRunContext" for every cached call made outside a script run:
+    expected in our background threads, which fill the caches that the pages then read."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.threadName.startswith(BACKGROUND)
+
+
+logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_FromOurBackgroundThreads())
+
+
+_FROZEN = threading.Event()
 
 
 def first_page_sent() -> None:
     FIRST_PAGE_SENT.set()
+    if not _FROZEN.is_set():  # a server without the launcher's warm-up (`streamlit run app.py`, AppTest)
+        freeze_long_lived()
+
+
+def freeze_long_lived(collect: bool = True) -> None:
+    """Move every object alive now out of the collector's sight (`gc.freeze`), after a collection.
+
+    Called when what is alive is what lives as long as the process: imported modules, the loaded
+    models. A frozen object is never collected, so this runs only at such moments (after the
+    warm-ups, after the first page), never after every run: a run's garbage would be kept for good.
+    `collect=False` skips the collection (~160 ms holding the GIL) where a page may be waiting:
+    right after the imports the automatic collections have left no garbage (measured: 0 objects),
+    and `warm_later` collects everything again (`gc.unfreeze` first) once the first page is out.
+    """
+    if collect:
+        gc.unfreeze()
+        gc.collect()
+    gc.freeze()
+    _FROZEN.set()
 
 
 def warm_up() -> float:
     """Import the pages' libraries, load the default model, sample and solve the first task; seconds taken."""
     start = time.perf_counter()
-    # Called outside a script run, Streamlit logs "missing ScriptRunContext" for every cached call.
-    quiet = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)
-    try:
-        import plotly.graph_objects  # noqa: F401  (the results' charts; half a second on its own)
+    import plotly.graph_objects  # noqa: F401  (the results' charts; half a second on its own)
 
-        from paramembed import ui
-        from paramembed.app import results_view, task_sources  # noqa: F401  (results_view: the page's own imports)
-        from paramembed.tasks import solve
+    from paramembed import ui
+    from paramembed.app import results_view, task_sources  # noqa: F401  (results_view: the page's own imports)
+    from paramembed.tasks import solve
 
-        entries = ui.find_models()
-        if not entries:
-            return time.perf_counter() - start
-        model = ui.load_model_cached(entries[0].path, "auto")
-        task = task_sources.sampled_task(model.config.input, task_sources.PROCEDURAL, **FIRST_TASK)
-        with ui.model_lock(entries[0].path, "auto"):
-            solve(model, task)  # first calls into torch: kernel choice, allocator, thread pool
-    finally:
-        quiet.setLevel(level)
+    entries = ui.find_models()
+    if not entries:
+        return time.perf_counter() - start
+    model = ui.load_model_cached(entries[0].path, "auto")
+    task = task_sources.sampled_task(model.config.input, task_sources.PROCEDURAL, **FIRST_TASK)
+    with ui.model_lock(entries[0].path, "auto"):
+        solve(model, task)  # first calls into torch: kernel choice, allocator, thread pool
+    freeze_long_lived(collect=False)  # the first page may be waiting on this thread's caches
     return time.perf_counter() - start
 
 
@@ -66,4 +101,5 @@ def warm_later(timeout_s: float = LATER_AFTER_S) -> float:
     from paramembed.app import explorer_figures
 
     explorer_figures.warm_up()
+    freeze_long_lived()
     return time.perf_counter() - start

@@ -46,6 +46,24 @@ def test_the_other_pages_warm_up_waits_for_the_first_page_then_imports_their_lib
     assert done and done[0] > 0 and "pandas" in sys.modules and "plotly.express" in sys.modules
 
 
+def test_the_first_page_freezes_what_lives_long_so_the_collection_after_each_run_skips_it():
+    import gc
+
+    from paramembed.app import warm
+
+    warm._FROZEN.clear()
+    try:
+        warm.first_page_sent()
+        frozen = gc.get_freeze_count()
+        assert frozen > 10_000  # the imported modules (pytest's, torch's) at least
+        stray = [[i] for i in range(1000)]
+        assert gc.get_freeze_count() == frozen  # only at that moment: later objects are collected as usual
+        warm.first_page_sent()  # once per process
+        assert gc.get_freeze_count() == frozen and stray
+    finally:
+        gc.unfreeze()
+
+
 def test_the_server_environment_sleeps_idle_threads_unless_told_otherwise(monkeypatch):
     from paramembed.app.launch import server_environment
 
@@ -55,6 +73,26 @@ def test_the_server_environment_sleeps_idle_threads_unless_told_otherwise(monkey
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # an operator's own choice stays
     server_environment()
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+@pytest.mark.parametrize("setting, warms", [(None, True), ("0", False)])
+def test_the_launcher_starts_the_warm_up_beside_the_server_unless_told_not_to(monkeypatch, setting, warms):
+    import threading
+
+    from streamlit.web import cli
+
+    from paramembed.app import launch
+
+    started = threading.Event()
+    monkeypatch.setattr(launch, "warm", started.set)
+    monkeypatch.setattr(cli, "main", lambda: None)
+    monkeypatch.setattr(sys, "argv", ["launch.py"])
+    if setting is None:
+        monkeypatch.delenv("PARAMEMBED_WARM", raising=False)
+    else:
+        monkeypatch.setenv("PARAMEMBED_WARM", setting)
+    launch.main([])
+    assert started.wait(5 if warms else 0.2) is warms
 
 
 def test_the_launcher_serves_the_app(tmp_path):

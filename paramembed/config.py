@@ -10,6 +10,7 @@ it, so the two (and `paramembed.methods`) form no import cycle.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import re
@@ -100,7 +101,10 @@ class TrainConfig:
     out_dir: str = "runs"
 
 
+@functools.cache
 def _field_types(cls: type) -> dict[str, Any]:
+    # Resolving the annotations (strings under `from __future__ import annotations`) is most of a
+    # config read; the app reads every model's config on each rerun (the model picker).
     return get_type_hints(cls)
 
 

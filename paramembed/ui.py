@@ -10,6 +10,7 @@ Which models exist is the model zoo's answer (`paramembed.zoo.find_models`): fol
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import streamlit as st
@@ -30,10 +31,29 @@ def _load_model(path: str, device: str):
     return load_model(path, device=device)
 
 
+_ASKED: set[tuple] = set()  # what `spinner_first_time` has seen done in this process
+
+
+@contextlib.contextmanager
+def spinner_first_time(key: tuple, text: str):
+    """`st.spinner(text)` the first time `key`'s work is asked for in this process, nothing after.
+
+    For work cached process-wide (`st.cache_resource`): once done it returns at once, and a spinner
+    still costs a timer thread and a message that redraws the page (a rerun per click). If the cache
+    evicted the entry meanwhile, the work is redone without a spinner.
+    """
+    if key in _ASKED:
+        yield
+        return
+    with st.spinner(text):
+        yield
+    _ASKED.add(key)
+
+
 def load_model_cached(path: str, device: str = "auto"):
     """The model in `path`, loaded once per process and shared read-only by all sessions."""
     # The spinner is here, not in the decorator (fixed text): it speaks the session's language.
-    with st.spinner(say("loading_model")):
+    with spinner_first_time(("model", path, device), say("loading_model")):
         return _load_model(path, device)
 
 

@@ -18,6 +18,7 @@ that disagrees with them is one line naming the field, not a PyTorch shape error
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,13 +68,25 @@ PRETRAINED = ModelEntry(PRETRAINED_NAME, "ImageNet ResNet-18 (pretrained, imprin
 def describe(folder: str | Path, kind: str, label: str | None = None) -> ModelEntry | None:
     """The entry for a model folder; None when it holds no loadable model (missing files, bad config)."""
     folder = Path(folder)
-    if not ((folder / WEIGHTS).is_file() and (folder / CONFIG).is_file()):
-        return None
     try:
-        config, _ = read_model_config(folder)
+        config = (folder / CONFIG).stat()
+    except OSError:
+        return None
+    if not (folder / WEIGHTS).is_file():
+        return None
+    # Keyed by the config file's identity: the app lists the models on every rerun, and a retrained
+    # or rewritten folder is read again.
+    return _describe(str(folder), kind, label, config.st_mtime_ns, config.st_size, config.st_ino)
+
+
+@functools.lru_cache(maxsize=256)
+def _describe(folder: str, kind: str, label: str | None, *config_identity: int) -> ModelEntry | None:
+    try:
+        config, _ = read_model_config(Path(folder))
     except ParamembedError:
         return None  # a half-written or foreign folder is simply not offered
-    return ModelEntry(folder.name, label or f"{folder.name} ({kind})", str(folder), config.generator, config.input.channels, kind)
+    name = Path(folder).name
+    return ModelEntry(name, label or f"{name} ({kind})", folder, config.generator, config.input.channels, kind)
 
 
 def _model_folders(root: Path) -> list[Path]:

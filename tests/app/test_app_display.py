@@ -75,3 +75,16 @@ def test_measured_finds_the_shipped_reports():
         pytest.skip("results/hyper.json is absent")
     found = measured("hyper")
     assert found is not None and all(0 < c.mean <= 1 for c in found.cells)
+
+
+def test_a_spinner_shows_only_until_its_work_is_done_once():
+    from paramembed import ui
+
+    key = ("test", object())
+    with pytest.raises(RuntimeError):
+        with ui.spinner_first_time(key, "working"):
+            raise RuntimeError("failed")
+    assert key not in ui._ASKED  # failed work is not done: the next ask shows the spinner again
+    with ui.spinner_first_time(key, "working"):
+        pass
+    assert key in ui._ASKED

@@ -120,3 +120,19 @@ def test_the_launcher_serves_the_app(tmp_path):
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_the_next_sampled_task_is_prefetched_once_into_the_cache_new_task_reads(monkeypatch):
+    from paramembed.app import task_sources
+    from paramembed.config import InputSpec
+
+    made = []
+    real = task_sources.sample_task
+    monkeypatch.setattr(task_sources, "sample_task", lambda *a: made.append(a[-1]) or real(*a))
+    spec, asked = InputSpec(), (task_sources.PROCEDURAL, 3, 1, 1, False, 4242)
+    task_sources.prefetch_next(spec, *asked, 0)
+    task_sources.prefetch_next(spec, *asked, 5)  # one waiting at most: this one is skipped, or runs after
+    task_sources._PREFETCHER.submit(lambda: None).result(timeout=60)  # the queue has drained
+    assert made[0] == 1
+    task = task_sources.sampled_task(spec, *asked, 1)
+    assert made.count(1) == 1 and task.ways == 3  # "New task" found it made

@@ -61,6 +61,21 @@ def test_finds_shipped_default_first_then_runs_under_the_env_root(roots):
     assert entries[0].label == f"{zoo.DEFAULT_MODEL} (shipped)"
 
 
+def test_a_listed_folder_is_read_again_once_its_config_changes_and_not_before(tmp_path, monkeypatch):
+    folder = tiny(tmp_path / "m")
+    reads = []
+    real = zoo.read_model_config
+    monkeypatch.setattr(zoo, "read_model_config", lambda f: reads.append(f) or real(f))
+    first = zoo.describe(folder, "run")
+    assert zoo.describe(folder, "run") == first and len(reads) == 1  # listed on every rerun, read once
+    edit_config(folder, generator="proto")
+    assert zoo.describe(folder, "run").generator == "proto" and len(reads) == 2
+    (folder / "config.json").write_text("{")  # broken after being listed: no longer offered
+    assert zoo.describe(folder, "run") is None
+    (folder / zoo.WEIGHTS).unlink()
+    assert zoo.describe(folder, "run") is None
+
+
 def test_env_folders_come_first_and_nothing_is_listed_twice(roots, tmp_path, monkeypatch):
     assets, runs = roots
     elsewhere = tiny(tmp_path / "elsewhere")

@@ -17,7 +17,10 @@ $(STAMP): requirements.txt pyproject.toml
 # Local mode (paramembed/serving.py): this machine only. No file watcher: it would rerun every
 # open page whenever a training run writes under the repository. paramembed/app/launch.py is
 # `streamlit run app.py` plus a warm-up of the first page's work while the server starts.
+# Our own modules are byte-compiled first, as pip compiles the packages it installs: where
+# PYTHONDONTWRITEBYTECODE is set, every start would compile them again (~0.15 s before the first page).
 run: $(STAMP)
+	$(VENV)/bin/python -m compileall -q paramembed
 	$(VENV)/bin/python -P paramembed/app/launch.py --server.port $(PORT) --server.address 127.0.0.1 \
 		--server.fileWatcherType none
 
@@ -25,6 +28,7 @@ run: $(STAMP)
 # PARAMEMBED_ALLOW_TRAINING / PARAMEMBED_ALLOW_FOLDERS / PARAMEMBED_ADMIN_TOKEN turn them on;
 # tracebacks go to this console only, not to the browser.
 serve: $(STAMP)
+	$(VENV)/bin/python -m compileall -q paramembed
 	PARAMEMBED_MODE=network $(VENV)/bin/python -P paramembed/app/launch.py --server.port $(PORT) --server.address 0.0.0.0 \
 		--server.fileWatcherType none --client.showErrorDetails none --client.toolbarMode viewer
 

@@ -245,6 +245,9 @@ def browser_section(repeats: int = 3, log: Callable[[str], None] = lambda s: Non
         return {"measured": False, "reason": missing}
     from playwright.sync_api import sync_playwright
 
+    import compileall
+
+    compileall.compile_dir(ROOT / "paramembed", quiet=1)  # as `make run` does before it starts the server
     runs, problems = [], []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])

@@ -40,6 +40,13 @@ def test_make_serve_is_the_network_mode():
 
 
 @pytest.mark.parametrize("target", ["run", "serve"])
+def test_our_modules_are_byte_compiled_before_the_server_starts(target):
+    recipe = make_recipe(target)
+    assert "-m compileall -q paramembed" in recipe
+    assert recipe.index("compileall") < recipe.index("launch.py")
+
+
+@pytest.mark.parametrize("target", ["run", "serve"])
 def test_every_flag_is_a_streamlit_option(target):
     # A misspelt option makes `streamlit run` exit at once; catch it here rather than at a lecture.
     for key in flags(make_recipe(target)):

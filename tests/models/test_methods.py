@@ -46,3 +46,19 @@ def test_eval_mode_restores_eval_mode_and_survives_errors():
     with pytest.raises(ParamembedError, match="unknown method"):
         with eval_mode(model, "magic"):
             pass
+
+
+def test_eval_mode_puts_every_module_in_eval_and_gives_each_its_own_mode_back():
+    model = build_model(ModelConfig(width=8)).train()
+    model.backbone.eval()  # a frozen part kept in eval while the rest trains
+    before = {name: m.training for name, m in model.named_modules()}
+    with eval_mode(model, "hyper"):
+        assert not any(m.training for m in model.modules())
+    assert {name: m.training for name, m in model.named_modules()} == before
+
+
+def test_eval_mode_leaves_a_model_already_in_eval_untouched(monkeypatch):
+    model = build_model(ModelConfig(width=8)).eval()
+    monkeypatch.setattr(type(model), "train", lambda self, mode=True: pytest.fail("switched modes"))
+    with eval_mode(model, "hyper"):
+        pass

@@ -66,8 +66,10 @@ class Conv4(nn.Module):
         if key is not None and cached is not None and cached[0] == key:
             return cached[1]
         with torch.inference_mode(False), torch.no_grad():  # plain tensors: usable under no_grad as well
+            # Pooling before the ReLU gives the same values (max and ReLU commute) with a quarter of
+            # the ReLU's work: on the first block's 64 x 28 x 28 maps, that was 4% of the pass.
             layers = nn.Sequential(*(
-                nn.Sequential(fuse_conv_bn_eval(conv, norm), relu, pool) for conv, norm, relu, pool in self.layers
+                nn.Sequential(fuse_conv_bn_eval(conv, norm), pool, relu) for conv, norm, relu, pool in self.layers
             )).to(memory_format=torch.channels_last)
         self.__dict__["_folded"] = (key, layers)  # not a submodule: never in the state dict
         return layers

@@ -51,6 +51,8 @@ WORK_PIXELS = 4_000_000
 MIN_WORK_SIDE = 256
 # A glyph crop is shrunk (box filter) to this side before it is padded to a square and resized.
 GLYPH_WORK_SIDE = 512
+# Greys up to this many pixels are held together for `glyph_arrays` (64 KB each as uint8).
+GLYPH_BATCH_PIXELS = 256 * 256
 # A baseline or progressive JPEG spends at least about one bit per 8x8 luma block, w*h/512 bytes
 # (libjpeg-turbo writes a flat white 6000x6000 in w*h/256): a file far smaller than that only
 # claims its size, and libjpeg would quietly fill the missing blocks with grey.
@@ -217,22 +219,60 @@ def glyph_array(gray: np.ndarray, spec: InputSpec) -> np.ndarray:
     105x105 handwritten character that is a third of the work (issue 22: the input gate was two
     thirds of adapting from raw images).
     """
-    g = np.asarray(gray)
-    unit = 255.0 if g.dtype == np.uint8 else 1.0
-    background = _median(g)
-    dark_ink = background > 0.5 * unit if spec.polarity == "auto" else spec.polarity == "dark_ink"
-    strongest = background - float(g.min()) if dark_ink else float(g.max()) - background  # the ink's contrast
-    if strongest < 1e-3 * unit:  # blank page: nothing to centre
-        return np.zeros((spec.image_size, spec.image_size), np.float32)
+    return glyph_arrays([gray], spec)[0]
+
+
+def glyph_arrays(grays: list[np.ndarray], spec: InputSpec) -> list[np.ndarray]:
+    """Greys of one shape and dtype -> their `glyph_array`s, the same values.
+
+    Each image's statistics (background, contrast, ink box) are taken for all of them at once:
+    a task's 25 characters otherwise made a dozen small numpy calls each, and the calls' own
+    overhead was most of the gate's arithmetic. Callers stack only small images (`GLYPH_BATCH_PIXELS`).
+    """
+    stack = np.stack([np.asarray(g) for g in grays])  # (N, H, W)
+    unit = 255.0 if stack.dtype == np.uint8 else 1.0
+    flat = stack.reshape(len(stack), -1)
+    middle = [(flat.shape[1] - 1) // 2, flat.shape[1] // 2]
+    halves = np.partition(flat, middle, axis=1)[:, middle].astype(np.float64)
+    backgrounds = (halves[:, 0] + halves[:, 1]) / 2.0  # np.median's value, by partial sort
+    darks = backgrounds > 0.5 * unit if spec.polarity == "auto" else np.full(len(stack), spec.polarity == "dark_ink")
+    contrasts = np.where(darks, backgrounds - flat.min(axis=1), flat.max(axis=1) - backgrounds)  # the ink's
+    boxes = _ink_boxes(stack, backgrounds, darks, contrasts) if spec.centre else None
+    out = []
+    for i, g in enumerate(stack):
+        if contrasts[i] < 1e-3 * unit:  # blank page: nothing to centre
+            out.append(np.zeros((spec.image_size, spec.image_size), np.float32))
+            continue
+        if boxes is not None:
+            top, bottom, left, right = boxes[i]
+            g = g[top : bottom + 1, left : right + 1]
+        # Python floats: a float32 crop stays float32 (a numpy float64 would promote it).
+        out.append(_glyph_from_crop(g, float(backgrounds[i]), bool(darks[i]), float(contrasts[i]), spec))
+    return out
+
+
+def _ink_boxes(stack: np.ndarray, backgrounds: np.ndarray, darks: np.ndarray, contrasts: np.ndarray) -> np.ndarray:
+    """(N, H, W) greys -> (N, 4) int: first and last row, first and last column of the ink.
+
+    The normalised ink is above 0.5 exactly where the raw pixel is past half the contrast (the
+    darkest or lightest pixel always is, so a page that is not blank has ink).
+    """
+    half = 0.5 * contrasts
+    dark_ink = stack < (backgrounds - half)[:, None, None]
+    light_ink = stack > (backgrounds + half)[:, None, None]
+    ink = np.where(darks[:, None, None], dark_ink, light_ink)
+    rows, cols = ink.any(axis=2), ink.any(axis=1)  # (N, H), (N, W)
+    height, width = stack.shape[1:]
+    return np.stack([rows.argmax(axis=1), height - 1 - rows[:, ::-1].argmax(axis=1),
+                     cols.argmax(axis=1), width - 1 - cols[:, ::-1].argmax(axis=1)], axis=1)
+
+
+def _glyph_from_crop(g: np.ndarray, background: float, dark_ink: bool, contrast: float, spec: InputSpec) -> np.ndarray:
+    """The ink's crop (or the whole grey, when not centring) -> (S, S) float32 light ink on dark."""
     size = spec.image_size
-    if spec.centre:
-        # The normalised ink is above 0.5 exactly where the raw pixel is past half the contrast.
-        ink = g < background - 0.5 * strongest if dark_ink else g > background + 0.5 * strongest
-        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-        g = g[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     g = g.astype(np.float32)
     g = (background - g) if dark_ink else (g - background)
-    g = np.clip(g / strongest, 0.0, 1.0)
+    g = np.clip(g / contrast, 0.0, 1.0)
     if not spec.centre:
         return _resize(g, size)
     g = _shrunk(g, GLYPH_WORK_SIDE)
@@ -261,14 +301,6 @@ def bilinear_filter(side: int, size: int) -> np.ndarray:
     filt = np.ascontiguousarray(np.asarray(eye.resize((size, side), Image.Resampling.BILINEAR), dtype=np.float32).T)
     filt.setflags(write=False)
     return filt
-
-
-def _median(g: np.ndarray) -> float:
-    """np.median of an image, by partial sort (a third of np.median's time on a 105x105 glyph), the same value."""
-    flat = g.ravel()
-    n = flat.size
-    low, high = np.partition(flat, [(n - 1) // 2, n // 2])[[(n - 1) // 2, n // 2]]
-    return (float(low) + float(high)) / 2.0
 
 
 def _shrunk(arr: np.ndarray, side: int) -> np.ndarray:
@@ -393,36 +425,45 @@ def image_to_tensor(img, spec: InputSpec, name: str | None = None) -> torch.Tens
 
     `img` is any input the module docstring lists; `name` labels errors ("image 3").
     """
+    decoded = _decoded_input(img, spec, name)
+    if isinstance(decoded, torch.Tensor):
+        return decoded
+    if spec.channels == 1:
+        return torch.from_numpy(glyph_array(_grey(decoded), spec)).unsqueeze(0)
+    return torch.from_numpy(photo_array(decoded, spec))
+
+
+def _decoded_input(img, spec: InputSpec, name: str | None) -> torch.Tensor | Image.Image:
+    """Any input -> an upright 8-bit 'L' or 'RGB' image, or the model input itself when already preprocessed."""
     label = name or "image"
     if img is None:
         raise ParamembedError(f"{label}: got None; expected {EXPECTED}")
     if isinstance(img, FILE_TYPES):
         where = f"{name} ({img})" if name and isinstance(img, (str, Path)) else name
-        img = open_image(img, where, spec)
-    elif isinstance(img, Image.Image):
+        return open_image(img, where, spec)
+    if isinstance(img, Image.Image):
         try:
-            img = _decoded(img, label, alpha_background(spec))
+            return _decoded(img, label, alpha_background(spec))
         except ParamembedError:
             raise
         except (OSError, SyntaxError, ValueError, EOFError) as err:
             raise ParamembedError(f"{label}: image is corrupt or truncated ({err})") from None
-    elif isinstance(img, (np.ndarray, torch.Tensor)):
-        img = _array_image(img, label, spec)
-        if isinstance(img, torch.Tensor):
-            return img
-    else:
-        raise ParamembedError(f"{label}: got {type(img).__name__}; expected {EXPECTED}")
-    if spec.channels == 1:
-        gray = np.asarray(img if img.mode == "L" else img.convert("L"))  # (H, W) uint8
-        return torch.from_numpy(glyph_array(gray, spec)).unsqueeze(0)
-    return torch.from_numpy(photo_array(img, spec))
+    if isinstance(img, (np.ndarray, torch.Tensor)):
+        return _array_image(img, label, spec)
+    raise ParamembedError(f"{label}: got {type(img).__name__}; expected {EXPECTED}")
+
+
+def _grey(img: Image.Image) -> np.ndarray:
+    return np.asarray(img if img.mode == "L" else img.convert("L"))  # (H, W) uint8
 
 
 def images_to_batch(images, spec: InputSpec) -> torch.Tensor:
     """A sequence of images (any input `image_to_tensor` takes), or one stacked array -> (B, C, S, S).
 
     A (B, C, S, S) array or tensor shaped like the model input is taken as preprocessed (scaled to
-    [0, 1] by its dtype, on its device); another (B, ...) stack is read image by image.
+    [0, 1] by its dtype, on its device); another (B, ...) stack is read image by image. For a
+    glyph model, small greys of one shape (a task of scanned characters) go through `glyph_arrays`
+    together; larger ones one at a time, so that only small images are ever held at once.
     """
     batch_expected = "a list of images or one (B, C, H, W) array"
     if images is None:
@@ -436,7 +477,25 @@ def images_to_batch(images, spec: InputSpec) -> torch.Tensor:
         if len(shape) not in (3, 4):
             raise ParamembedError(f"a {len(shape)}-d array of shape {shape}; expected {batch_expected}")
     items = _items(images, batch_expected)
-    return torch.stack([image_to_tensor(img, spec, name=f"image {i + 1}") for i, img in enumerate(items)])
+    if spec.channels != 1:
+        return torch.stack([image_to_tensor(img, spec, name=f"image {i + 1}") for i, img in enumerate(items)])
+    tensors: list[torch.Tensor | None] = []
+    small: dict[tuple, list[tuple[int, np.ndarray]]] = {}  # (shape, dtype) -> [(position, grey)]
+    for i, img in enumerate(items):
+        decoded = _decoded_input(img, spec, f"image {i + 1}")
+        if isinstance(decoded, torch.Tensor):
+            tensors.append(decoded)
+            continue
+        grey = _grey(decoded)
+        if grey.size > GLYPH_BATCH_PIXELS:
+            tensors.append(torch.from_numpy(glyph_array(grey, spec)).unsqueeze(0))
+            continue
+        tensors.append(None)
+        small.setdefault((grey.shape, grey.dtype.str), []).append((i, grey))
+    for group in small.values():
+        for (i, _), glyph in zip(group, glyph_arrays([grey for _, grey in group], spec)):
+            tensors[i] = torch.from_numpy(glyph).unsqueeze(0)
+    return torch.stack(tensors)
 
 
 def _items(images, expected: str) -> list:

@@ -73,12 +73,33 @@ def test_the_filter_matrix_resizes_as_pillow_does(crop_shape):
     assert np.abs(glyph_array(page, spec) - pillow_centred_glyph(crop, spec)).max() < 1e-5
 
 
-@pytest.mark.parametrize("shape", [(7, 7), (8, 9), (105, 105), (1, 2)])
-def test_the_partition_median_is_numpys(shape):
-    from paramembed.data.preprocess import _median
+def reference_glyph(gray: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """The gate written plainly, one image at a time: np.median, the whole page normalised, then its ink's box."""
+    g = gray.astype(np.float64) / (255.0 if gray.dtype == np.uint8 else 1.0)
+    background = float(np.median(g))
+    dark = background > 0.5 if spec.polarity == "auto" else spec.polarity == "dark_ink"
+    contrast = (background - g.min()) if dark else (g.max() - background)
+    if contrast < 1e-3:  # nothing in the ink's shade: a blank page
+        return np.zeros((spec.image_size, spec.image_size), np.float32)
+    ink = np.clip(((background - g) if dark else (g - background)) / contrast, 0, 1)
+    rows, cols = np.flatnonzero((ink > 0.5).any(axis=1)), np.flatnonzero((ink > 0.5).any(axis=0))
+    return pillow_centred_glyph(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32), spec)
 
-    arr = (np.random.default_rng(1).random(shape) * 255).astype(np.uint8)
-    assert _median(arr) / 255.0 == pytest.approx(float(np.median(arr.astype(np.float64) / 255.0)), abs=1e-9)
+
+@pytest.mark.parametrize("polarity", ["auto", "dark_ink", "light_ink"])
+def test_a_batch_of_glyphs_is_each_glyph_as_the_plain_gate_makes_it(polarity):
+    from paramembed.data.preprocess import glyph_arrays
+
+    rng = np.random.default_rng(1)
+    spec = InputSpec(polarity=polarity)
+    pages = [np.asarray(dark_cross(64)), 255 - np.asarray(dark_cross(64)), np.full((64, 64), 7, np.uint8)]
+    pages += [(rng.random((64, 64)) ** 3 * 255).astype(np.uint8) for _ in range(4)]  # odd pixel counts' medians too
+    batch = glyph_arrays(pages, spec)
+    for page, glyph in zip(pages, batch):
+        assert np.abs(glyph - reference_glyph(page, spec)).max() < 1e-5
+    assert batch[2].max() == 0  # the blank page
+    odd = (rng.random((7, 9)) * 255).astype(np.uint8)
+    assert np.abs(glyph_arrays([odd], spec)[0] - reference_glyph(odd, spec)).max() < 1e-5
 
 
 def test_a_camera_sized_jpeg_decodes_at_the_scale_a_photo_model_needs():
@@ -180,3 +201,15 @@ def test_a_file_read_from_disk_outlives_its_file_and_a_callers_image_is_left_as_
     image_to_tensor(mine, InputSpec())
     image_to_tensor(mine, InputSpec(channels=3, image_size=32, centre=False))
     assert np.array_equal(np.asarray(mine), before)
+
+
+def test_a_batch_of_mixed_glyph_inputs_is_each_input_as_one_at_a_time_in_order():
+    spec = InputSpec()
+    big = np.full((300, 300), 255, np.uint8)  # over GLYPH_BATCH_PIXELS: read on its own
+    big[100:200, 140:160] = 0
+    items = [png_bytes(dark_cross(105)), torch.rand(1, 28, 28), png_bytes(dark_cross(64)), Image.fromarray(big),
+             png_bytes(Image.fromarray(255 - np.asarray(dark_cross(105)))), np.asarray(dark_cross(64))]
+    batch = images_to_batch(items, spec)
+    assert batch.shape == (len(items), 1, 28, 28)
+    for i, item in enumerate(items):
+        assert torch.equal(batch[i], image_to_tensor(item, spec)), i

@@ -31,7 +31,10 @@ def _load_model(path: str, device: str):
     return load_model(path, device=device)
 
 
-_ASKED: set[tuple] = set()  # what `spinner_first_time` has seen done in this process
+# What `spinner_first_time` has seen done in this process: bounded, as visitors choose the keys
+# (every sampled task is one); a key forgotten only brings its spinner back.
+_ASKED = LRU(4096)
+_ASKED_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -42,12 +45,17 @@ def spinner_first_time(key: tuple, text: str):
     still costs a timer thread and a message that redraws the page (a rerun per click). If the cache
     evicted the entry meanwhile, the work is redone without a spinner.
     """
-    if key in _ASKED:
+    with _ASKED_LOCK:
+        done = key in _ASKED
+        if done:
+            _ASKED.move_to_end(key)
+    if done:
         yield
         return
     with st.spinner(text):
         yield
-    _ASKED.add(key)
+    with _ASKED_LOCK:
+        _ASKED.get_or_make(key, lambda: True)
 
 
 def load_model_cached(path: str, device: str = "auto"):

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     from streamlit.web import cli
 
     if os.environ.get("PARAMEMBED_WARM", "1") != "0":
-        # Named with warm.BACKGROUND's prefix: Streamlit's warnings about its cached calls are expected there.
+        # Named with background.PREFIX: Streamlit's warnings about its cached calls are expected there.
         threading.Thread(target=warm, name="paramembed-warm-up", daemon=True).start()
     sys.argv = ["streamlit", "run", str(APP), *(sys.argv[1:] if argv is None else argv)]
     cli.main()

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import streamlit as st
 
 from paramembed.app.display import md_text, thumbnail
-from paramembed.app.warm import BACKGROUND
+from paramembed.app.background import PREFIX as BACKGROUND
 from paramembed.ui import spinner_first_time
 from paramembed.data.preprocess import IMAGE_SUFFIXES
 from paramembed.errors import ParamembedError

@@ -19,28 +19,16 @@ click, holding the GIL before the browser heard that the run had ended. Frozen, 
 from __future__ import annotations
 
 import gc
-import logging
 import threading
 import time
+
+from paramembed.app import background  # noqa: F401  (its log filter: the warm-up runs on a background thread)
 
 # What the Playground shows first (task_sources.sample_section's widget defaults).
 FIRST_TASK = {"ways": 5, "shots": 5, "queries": 3, "within": False, "seed": 0, "index": 0}
 # Set by the Playground once its page is sent; the other pages' warm-up waits for it (or this long).
 FIRST_PAGE_SENT = threading.Event()
 LATER_AFTER_S = 30.0
-# Our background threads' names start with this (the launcher's warm-up, the next-task prefetch).
-BACKGROUND = "paramembed-"
-
-
-class _FromOurBackgroundThreads(logging.Filter):
-    """Streamlit warns "missing ScriptRunContext" for every cached call made outside a script run:
-    expected in our background threads, which fill the caches that the pages then read."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.threadName.startswith(BACKGROUND)
-
-
-logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_FromOurBackgroundThreads())
 
 
 _FROZEN = threading.Event()

@@ -88,3 +88,14 @@ def test_a_spinner_shows_only_until_its_work_is_done_once():
     with ui.spinner_first_time(key, "working"):
         pass
     assert key in ui._ASKED
+
+
+def test_the_spinners_memory_of_done_work_is_bounded(monkeypatch):
+    from paramembed import ui
+    from paramembed.data.cache import LRU
+
+    monkeypatch.setattr(ui, "_ASKED", LRU(3))
+    for i in range(10):
+        with ui.spinner_first_time(("task", i), "working"):
+            pass
+    assert list(ui._ASKED) == [("task", 7), ("task", 8), ("task", 9)]

@@ -136,3 +136,23 @@ def test_the_next_sampled_task_is_prefetched_once_into_the_cache_new_task_reads(
     assert made[0] == 1
     task = task_sources.sampled_task(spec, *asked, 1)
     assert made.count(1) == 1 and task.ways == 3  # "New task" found it made
+
+
+def test_streamlits_no_context_warning_is_dropped_for_our_background_threads_only():
+    import logging
+    import threading
+
+    from paramembed.app import background
+
+    logger = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
+    kept = []
+
+    def emit():
+        kept.append(all(f.filter(logger.makeRecord(logger.name, logging.WARNING, __file__, 0, "missing ScriptRunContext", (), None))
+                        for f in logger.filters))
+
+    for name in (f"{background.PREFIX}warm-up", "ScriptRunner.scriptThread"):
+        thread = threading.Thread(target=emit, name=name)
+        thread.start()
+        thread.join()
+    assert kept == [False, True]

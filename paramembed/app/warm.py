@@ -29,8 +29,7 @@ FIRST_TASK = {"ways": 5, "shots": 5, "queries": 3, "within": False, "seed": 0, "
 # Set by the Playground once its page is sent; the other pages' warm-up waits for it (or this long).
 FIRST_PAGE_SENT = threading.Event()
 LATER_AFTER_S = 30.0
-
-
+# Set once the long-lived objects are frozen (`freeze_long_lived`), by a warm-up or the first page.
 _FROZEN = threading.Event()
 
 

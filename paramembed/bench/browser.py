@@ -45,11 +45,11 @@ VIEWPORT = {"width": 1400, "height": 1000}
 WATCH_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
   if (!window.__watching) {
-    window.__states = []; window.__presses = []; window.__changed = 0; let framePending = false;
+    window.__states = []; window.__presses = []; window.__changed = 0; window.__pending = false;
     const changed = () => {
-      if (framePending) return;
-      framePending = true;
-      requestAnimationFrame(() => setTimeout(() => { framePending = false; window.__changed = performance.now(); }, 0));
+      if (window.__pending) return;
+      window.__pending = true;
+      requestAnimationFrame(() => setTimeout(() => { window.__pending = false; window.__changed = performance.now(); }, 0));
     };
     window.__watching = new MutationObserver(records => {
       for (const r of records)
@@ -64,7 +64,7 @@ WATCH_JS = """() => {
   return performance.now();
 }"""
 # [now, the first press after t0 (else t0), last state change after t0 or null, whether a run started after
-#  t0, running now, images all loaded, the page's last change on screen]
+#  t0, running now, images all loaded, the page's last change on screen, a change still waiting for its frame]
 STATE_JS = """t0 => {
   const after = window.__states.filter(s => s[0] >= t0);
   const press = window.__presses.find(p => p >= t0);
@@ -72,7 +72,7 @@ STATE_JS = """t0 => {
   const images = [...document.images].every(i => i.complete);
   return [performance.now(), press === undefined ? t0 : press, after.length ? after[after.length - 1][0] : null,
           after.some(s => s[1] === 'running'), app.getAttribute('data-test-script-state') === 'running', images,
-          window.__changed];
+          window.__changed, window.__pending];
 }"""
 
 
@@ -191,9 +191,11 @@ def settle(page, t0: float, ready: str | None, timeout_s: float = 120.0) -> floa
     deadline = time.perf_counter() + timeout_s
     started_by = time.perf_counter() + 3.0  # a click that starts no run within 3 s started none
     while time.perf_counter() < deadline:
-        now, start, last_state, ran, running, images, changed = page.evaluate(STATE_JS, t0)
+        now, start, last_state, ran, running, images, changed, pending = page.evaluate(STATE_JS, t0)
         shown = ready is None or page.locator(ready).first.is_visible()
-        if not running and images and shown and (ran or time.perf_counter() > started_by):
+        # `pending`: a change made during a long task (a chart library's first run) has not reached the
+        # screen yet; this poll was only queued behind that task, and the quiet it saw was not quiet.
+        if not running and images and shown and not pending and (ran or time.perf_counter() > started_by):
             end = max(start, last_state or start, changed)
             if now - end >= QUIET_MS:
                 return (end - start) / 1000

@@ -5,12 +5,14 @@ The app is thin: every page imports from `paramembed` and keeps its state in st.
 
 import streamlit as st
 
-from paramembed.app import language_picker
+from paramembed.app import language_picker, preload
 from paramembed.app.messages import say
 
 # The tab icon is a file of ours: a Material icon there would be fetched from fonts.gstatic.com,
 # and nothing leaves the machine.
 st.set_page_config(page_title="paramembed", page_icon="assets/icon.png", layout="wide")
+# First: the browser starts loading the explorer's chart library in its first idle moment (preload.py).
+preload.chart_library()
 
 # Before the navigation: the page titles below are in the language picked here.
 language_picker.picker()

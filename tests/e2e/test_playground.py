@@ -205,3 +205,19 @@ def test_save_task_downloads_a_task_that_opens(app):
     saved = open_task(open(download.value.path(), "rb").read())
     assert saved.sample is not None and saved.sample["ways"] == 5 and saved.sample["seed"] == 0
     app.assert_clean()
+
+
+def test_the_chart_library_loads_while_the_playground_is_read(app):
+    # paramembed/app/preload.py: the explorer's first chart no longer waits for Plotly's renderer.
+    from paramembed.app.preload import MARKER, chart_chunks
+
+    app.open()
+    app.wait_text("Task accuracy")
+    app.page.wait_for_function(
+        "name => performance.getEntriesByType('resource').some(e => e.name.endsWith('/' + name))",
+        arg=chart_chunks()[0], timeout=60_000)
+    assert app.page.evaluate("() => window.__paramembedPreloaded === true")
+    # Its element takes no room (a hidden container adds no gap to the layout).
+    holder = app.page.locator('[data-testid="stElementContainer"]').filter(has=app.page.locator(f".{MARKER}"))
+    assert holder.count() == 1 and not holder.first.is_visible()
+    app.assert_clean()

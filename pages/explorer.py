@@ -3,9 +3,10 @@
 The page only wires widgets to `paramembed.embeddings` (features, generation), `paramembed.projection`
 (projections, search, thumbnails), `paramembed.app.explorer_figures` (the plots) and
 `paramembed.explorer_sources` (what may be read). Feature banks, embeddings and projections are
-cached per process (`paramembed.app.explorer_store`); the plot and everything that depends on the
-selection live in one fragment, so a widget there reruns only that part of the page. Once a PCA
-view is drawn, its t-SNE is computed in the background (the first one imports scikit-learn).
+cached per process (`paramembed.app.explorer_data`; the launcher's warm-up computes the default
+view ahead); the plot and everything that depends on the selection live in one fragment, so a
+widget there reruns only that part of the page. Once a PCA view is drawn, its t-SNE is computed in
+the background (the first one imports scikit-learn).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from paramembed.app.display import md_text
 from paramembed.app.layout import page_style
 from paramembed.app.library_text import library_text
 from paramembed.app.messages import say
-from paramembed.app.explorer_store import Store
+from paramembed.app.explorer_data import (
+    DEFAULT_CLASSES, DEFAULT_PER_GROUP, DEFAULT_SHOTS, ViewKeys, cached, open_dataset, spec_items, store,
+)
 from paramembed.errors import ParamembedError
 from paramembed.explorer_sources import (
     MAX_UPLOAD_BYTES, new_session_id, procedural_source, public_message, server_source, unpack_upload, uploads_root,
@@ -39,31 +42,8 @@ SOURCE_LABELS = {  # message keys
     "playground": "source_playground",
 }
 SHOT_CHOICES = (1, 2, 5, 10)
-DEFAULT_CLASSES = 40
 MAX_THUMBNAILS = 300
-MAX_CACHED = 12
-MAX_OPEN_DATASETS = 8  # decoded datasets held by the process: each visitor's upload is one, so they are bounded too
 PREFETCH_TSNE_UP_TO = MAX_THUMBNAILS  # points: a larger t-SNE is minutes of CPU nobody may ask for
-
-
-@st.cache_resource
-def _store() -> Store:
-    """Process-wide results (feature banks, embeddings, projections) keyed by everything that made them."""
-    return Store(MAX_CACHED)
-
-
-def cached(key: tuple, compute):
-    return _store().get(key, compute)
-
-
-@st.cache_resource(show_spinner=False, max_entries=MAX_OPEN_DATASETS)
-def open_dataset(source: str, spec_items: tuple, min_images: int, upload: bool = False):
-    from paramembed.config import InputSpec
-    from paramembed.data.registry import get_dataset
-
-    # A visitor's upload is unpacked already (within its limits); its decoded images stay in memory only.
-    return get_dataset(source, "test", InputSpec(**dict(spec_items)), min_images=min_images, cache_arrays=not upload)
-
 
 
 page_style()  # the playground's compact header and paddings: the chart starts on a projector's first screen
@@ -101,9 +81,9 @@ with st.sidebar:
                                help=say("server_folder_help", roots=say("name_separator").join(str(r) for r in serving.data_roots)))
     n_classes = st.slider(say("classes"), 10, 500, DEFAULT_CLASSES, step=10, key="explorer_classes",
                           help=say(f"classes_help_{FAMILY}"))
-    per_group = st.slider(say(f"per_group_{FAMILY}"), 2, 50, 10, key="explorer_per_group",
+    per_group = st.slider(say(f"per_group_{FAMILY}"), 2, 50, DEFAULT_PER_GROUP, key="explorer_per_group",
                           help=say(f"per_group_help_{FAMILY}"))
-    shots_list = st.multiselect(say("shot_counts"), SHOT_CHOICES, default=[1, 5], placeholder=say("choose_options"),
+    shots_list = st.multiselect(say("shot_counts"), SHOT_CHOICES, default=list(DEFAULT_SHOTS), placeholder=say("choose_options"),
                                 key="explorer_shots", help=say("shot_counts_help"))
     seed = st.number_input(say("seed"), 0, 10_000, 0, key="explorer_seed")
 
@@ -117,7 +97,7 @@ try:
 except ParamembedError as err:
     show_error(err)
     st.stop()
-spec_items = tuple(sorted(vars(model.config.input).items()))
+spec = spec_items(model)
 
 if source == "playground":
     draft = st.session_state.get("draft")
@@ -163,7 +143,7 @@ else:
                 st.stop()
             name = server_source(folder, serving, admin_token)
         with st.spinner(say("opening_dataset")):
-            dataset = open_dataset(name, spec_items, max(shots_list), upload=source == "upload")
+            dataset = open_dataset(name, spec, max(shots_list), upload=source == "upload")
     except ParamembedError as err:
         # An upload's messages name the upload, never the server folder it was unpacked into.
         show_error(ParamembedError(public_message(err, Path(name or uploads_root()), upload.name)) if source == "upload" else err)
@@ -186,13 +166,12 @@ def with_progress(text: str, work):
         bar.empty()
 
 
-bank_key = ("bank", choice.path, data_key, tuple(classes), max(shots_list), int(seed))
-emb_key = bank_key + (shots_list,)
+keys = ViewKeys.of(choice.path, data_key, classes, shots_list, int(seed))
 try:
     reading = say("reading_images_progress" if FAMILY == "photo" else "reading_drawings")
-    bank = cached(bank_key, lambda: with_progress(reading, lambda report: E.feature_bank(
+    bank = cached(keys.bank, lambda: with_progress(reading, lambda report: E.feature_bank(
         model, dataset, classes, max(shots_list), seed=int(seed), progress=report)))
-    emb = cached(emb_key, lambda: with_progress(say("generating_classifiers"), lambda report: E.generate_embeddings(
+    emb = cached(keys.embeddings, lambda: with_progress(say("generating_classifiers"), lambda report: E.generate_embeddings(
         model, bank, shots_list, progress=report)))
 except ParamembedError as err:
     show_error(err)
@@ -237,7 +216,7 @@ def explore() -> None:
         thumbnails = s2.checkbox(label, value=False, key="explorer_thumbnails_off", disabled=True,
                                  help=say("thumbnails_off_help", n=MAX_THUMBNAILS))
     def projection_key(method: str) -> tuple:
-        return ("proj",) + emb_key + (space, str(shown), method, dims)
+        return keys.projection(space, str(shown), method, dims)
 
     try:
         with st.spinner(say("projecting", n=len(rows), method=P.PROJECTION_LABELS[method])):
@@ -311,7 +290,7 @@ def explore() -> None:
 
     # Last, once this view is sent: the t-SNE of the same points, while the browser draws the chart.
     if method != "tsne" and "tsne" in P.available_projections() and len(rows) <= PREFETCH_TSNE_UP_TO:
-        _store().prefetch(projection_key("tsne"), lambda: P.project(vectors, "tsne", dims, seed=int(seed)))
+        store().prefetch(projection_key("tsne"), lambda: P.project(vectors, "tsne", dims, seed=int(seed)))
 
 
 explore()

@@ -175,18 +175,9 @@ def feature_bank(
     seed: int = 0,
     progress: Callable[[float, str], None] | None = None,
 ) -> FeatureBank:
-    """One backbone pass over `max_shots` seeded drawings of every class in `classes`."""
-    if max_shots < 1:
-        raise ParamembedError(f"shots must be at least 1, got {max_shots}")
-    short = [dataset.class_name(g, c) for g, c in classes if dataset.num_drawings(g, c) < max_shots]
-    if short:
-        raise ParamembedError(f"{len(short)} classes have fewer than {max_shots} images (e.g. {short[0]!r}); use fewer shots")
+    """One backbone pass over `max_shots` seeded drawings of every class in `classes` (`drawing_keys`)."""
+    keys = drawing_keys(dataset, classes, max_shots, seed)
     report = progress or (lambda fraction, text: None)
-    rng = np.random.default_rng(seed)
-    keys = []
-    for g, c in classes:
-        drawings = rng.choice(dataset.num_drawings(g, c), max_shots, replace=False)
-        keys += [(g, c, int(d)) for d in drawings]
     device = model.device
     feats, images = [], []
     batch = 256
@@ -204,6 +195,21 @@ def feature_bank(
         names=np.array([dataset.class_name(g, c) for g, c in classes]),
         alphabets=np.array([dataset.group_name(g) for g, _ in classes]),
     )
+
+
+def drawing_keys(dataset: ClassDataset, classes: list[tuple[int, int]], max_shots: int, seed: int = 0) -> list[tuple[int, int, int]]:
+    """The (group, class, drawing) keys `feature_bank` reads, `max_shots` per class in class order, chosen by `seed`."""
+    if max_shots < 1:
+        raise ParamembedError(f"shots must be at least 1, got {max_shots}")
+    short = [dataset.class_name(g, c) for g, c in classes if dataset.num_drawings(g, c) < max_shots]
+    if short:
+        raise ParamembedError(f"{len(short)} classes have fewer than {max_shots} images (e.g. {short[0]!r}); use fewer shots")
+    rng = np.random.default_rng(seed)
+    keys = []
+    for g, c in classes:
+        drawings = rng.choice(dataset.num_drawings(g, c), max_shots, replace=False)
+        keys += [(g, c, int(d)) for d in drawings]
+    return keys
 
 
 def generate_embeddings(

@@ -7,8 +7,8 @@ and the browser loads the page (`paramembed/app/launch.py`), into the same proce
 `st.cache_resource` caches the page reads, and runs the default task once so torch's first-call
 costs are paid too. A page that arrives before it is done waits on the same imports and caches;
 nothing is computed twice. Then `warm_later` waits until the Playground has sent its first page
-(`first_page_sent`) and pays the other pages' first costs (pandas, plotly's first figure), so
-that they do not share the GIL with the first page's own work.
+(`first_page_sent`) and pays the other pages' first costs (pandas, plotly's first figure, the
+explorer's default view and its t-SNE), so that they do not share the GIL with the first page's own work.
 
 Each of them ends by freezing what is alive (`freeze_long_lived`): Streamlit collects every
 garbage-collector generation after every script run (`runner.postScriptGC`), and with torch,
@@ -78,15 +78,20 @@ def warm_up() -> float:
 
 def warm_later(timeout_s: float = LATER_AFTER_S) -> float:
     """The other pages' first costs, once the first page is sent (their imports would share the GIL with
-    its work): pandas (app.py no longer imports it before the Playground), plotly.express, and
-    plotly's first figure of each kind the explorer draws (its validators load on first use: 0.6-1.5 s).
-    Seconds taken, waiting excluded."""
+    its work): pandas (app.py no longer imports it before the Playground), plotly.express, plotly's
+    first figure of each kind the explorer draws (its validators load on first use: 0.6-1.5 s), and the
+    explorer's default view with its t-SNE (`explorer_data.warm_default_view`). Seconds taken, waiting excluded."""
     FIRST_PAGE_SENT.wait(timeout_s)
     start = time.perf_counter()
     import pandas  # noqa: F401  (through its own door, as app.py does: see the comment there)
 
-    from paramembed.app import explorer_figures
+    from paramembed import ui
+    from paramembed.app import explorer_data, explorer_figures
 
     explorer_figures.warm_up()
+    entries = ui.find_models()
+    if entries:  # the explorer opens on the same default model as the Playground
+        model = ui.load_model_cached(entries[0].path, "auto")
+        explorer_data.warm_default_view(entries[0].path, model, ui.model_lock(entries[0].path, "auto"))
     freeze_long_lived()
     return time.perf_counter() - start

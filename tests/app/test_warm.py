@@ -156,3 +156,24 @@ def test_streamlits_no_context_warning_is_dropped_for_our_background_threads_onl
         thread.start()
         thread.join()
     assert kept == [False, True]
+
+
+@pytest.mark.skipif(not (ASSETS / "hyper").is_dir(), reason="needs the shipped default model")
+def test_the_explorers_default_view_is_computed_ahead_under_the_keys_its_page_asks_for():
+    import threading
+
+    from streamlit.testing.v1 import AppTest
+
+    from paramembed import ui
+    from paramembed.app import explorer_data
+
+    path = ui.find_models()[0].path
+    explorer_data.warm_default_view(path, ui.load_model_cached(path, "auto"), threading.Lock())
+    store = explorer_data.store()
+    kinds = sorted(key[0] for key in list(store.values))
+    assert kinds.count("bank") >= 1 and kinds.count("proj") >= 1, kinds
+    before = set(store.values)
+    at = AppTest.from_file(str(ROOT / "pages" / "explorer.py"), default_timeout=120).run()
+    assert not at.exception
+    # The first visitor's page found everything: no bank, embedding or projection of its own.
+    assert set(store.values) == before, set(store.values) - before

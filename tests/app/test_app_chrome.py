@@ -31,6 +31,24 @@ def test_the_toolbar_hides_deploy():
     assert config["client"]["toolbarMode"] in ("viewer", "minimal")
 
 
+def test_pages_write_only_through_st_calls_so_magic_is_off():
+    # Magic would display a bare value left in a page; with it off, such a line shows nothing: none may be left.
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["magicEnabled"] is False
+    bare = []
+    for path in [ROOT / "app.py", *(ROOT / "pages").glob("*.py")]:
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if not isinstance(body, list):
+                continue
+            for i, stmt in enumerate(body):
+                docstring = i == 0 and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+                if isinstance(stmt, ast.Expr) and not isinstance(stmt.value, (ast.Call, ast.Await)) and not docstring:
+                    bare.append(f"{path.name}:{stmt.lineno}")
+    assert not bare, bare
+
+
 def test_the_app_renders_with_its_navigation():
     from streamlit.testing.v1 import AppTest
 

@@ -11,7 +11,8 @@ open). Times are read in the page's own clock (`performance.now()`):
   -> the page settled: the script run it triggered has finished (Streamlit's
   `data-test-script-state` back to `notRunning`) and the page's last change is on screen: the
   frame after its last DOM mutation or image load, all recorded in the page as they happen (a
-  MutationObserver and load listeners, not a poll), with nothing else changing for `QUIET_MS`;
+  MutationObserver and load listeners, not a poll), with nothing else changing for `QUIET_MS` and
+  no change still waiting for its frame (a poll answered after a long task would see stale quiet);
 - peak RSS: the server process's high-water mark (VmHWM) after all clicks.
 
 Medians over the runs are compared with the targets of issue 22: first results <= 4 s, every main

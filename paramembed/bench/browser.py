@@ -4,8 +4,9 @@ Each run is fresh: a new server process started the way `make run` starts it and
 page (the browser itself is launched before the clock starts: a person's browser is already
 open). Times are read in the page's own clock (`performance.now()`):
 
-- first results: server process started -> the first sampled task's accuracy visible on the
-  Playground (the health endpoint's answer is recorded beside it);
+- first results: server process started -> the frame after the first sampled task's accuracy
+  entered the Playground (recorded in the page as it happens; the health endpoint's answer is
+  recorded beside it);
 - a click: the press itself (the page's own `pointerdown` event, so Playwright's checks before it
   are not counted; for a selectbox, the press on the option: opening the list is not waited for)
   -> the page settled: the script run it triggered has finished (Streamlit's
@@ -21,6 +22,7 @@ click <= 0.5 s, on an idle 2-core machine. The process and browser are stopped a
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -63,6 +65,31 @@ WATCH_JS = """() => {
     window.addEventListener('pointerdown', e => window.__presses.push(e.timeStamp), true);
   }
   return performance.now();
+}"""
+# Installed before the page loads: the frame after `text` first enters the page (an added node or changed
+# text that contains it), in the page's clock. Read from the page, not from Playwright's wait, which
+# polls in the page: a long task right after the results (the chart library's preload) delayed that poll.
+APPEARS_JS = """text => {
+  window.__appeared = null;
+  const check = records => {
+    if (window.__appeared !== null) return;
+    for (const r of records) {
+      const nodes = r.type === 'characterData' ? [r.target] : r.addedNodes;
+      for (const n of nodes) {
+        // Text nodes only, outside scripts and styles: code that names the text is not the text.
+        const walker = document.createTreeWalker(n, NodeFilter.SHOW_TEXT);
+        let found = false;
+        for (let t = n.nodeType === 3 ? n : walker.nextNode(); t && !found; t = walker.nextNode())
+          found = t.data.includes(text) && !(t.parentElement && t.parentElement.closest('script, style'));
+        if (found) {
+          window.__appeared = -1;
+          requestAnimationFrame(() => setTimeout(() => { window.__appeared = performance.now(); }, 0));
+          return;
+        }
+      }
+    }
+  };
+  new MutationObserver(check).observe(document, {childList: true, characterData: true, subtree: true});
 }"""
 # [now, the first press after t0 (else t0), last state change after t0 or null, whether a run started after
 #  t0, running now, images all loaded, the page's last change on screen, a change still waiting for its frame]
@@ -211,9 +238,12 @@ def one_run(browser, clicks: tuple[Click, ...] = CLICKS, timeout_s: float = 180.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
+    page.add_init_script(script=f"({APPEARS_JS})({json.dumps(RESULTS_TEXT)})")
     page.goto("about:blank")
-    # The page's clock and ours, tied together once: process start is read in page time.
-    offset = page.evaluate("performance.now()") - time.perf_counter() * 1000
+    # Process start and the page's moments on one clock, the wall clock: a page's performance.now()
+    # counts from its own document's start, and the app's document starts only once the server
+    # answers (read in about:blank's clock, as before 2026-12-03, the health wait went uncounted).
+    wall_start = time.time()
     start = time.perf_counter()
     proc = subprocess.Popen(server_command(port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     out: dict[str, Any] = {}
@@ -222,7 +252,8 @@ def one_run(browser, clicks: tuple[Click, ...] = CLICKS, timeout_s: float = 180.
         out["health_s"] = time.perf_counter() - start
         page.goto(url)
         page.get_by_text(RESULTS_TEXT).first.wait_for(timeout=timeout_s * 1000)
-        out["first_results_s"] = (page.evaluate("performance.now()") - offset) / 1000 - start
+        page.wait_for_function("window.__appeared > 0", timeout=10_000)
+        out["first_results_s"] = page.evaluate("performance.timeOrigin + window.__appeared") / 1000 - wall_start
         page.evaluate(WATCH_JS)
         settle(page, page.evaluate("performance.now()"), None)  # the first run's images and stragglers
         out["clicks"] = {}

@@ -34,7 +34,9 @@ def warm() -> None:
     """The warm-up, beside the server's start; a failure is logged, never raised (the page then does the work).
 
     Started with the process, not once the server serves: its imports then delay the health
-    check by about a second, but the first results came 1-2 s sooner (3 runs each, side by side).
+    check by about a second. The first results had seemed 1-2 s sooner for it, but that bench's
+    clock left out the health wait; measured again on the wall clock (4 runs each, side by side,
+    load 2-3), starting it once the server listens made no clear difference (medians 7.2 vs 6.9 s).
     """
     try:
         from paramembed.app.warm import warm_later, warm_up

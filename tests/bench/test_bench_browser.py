@@ -21,7 +21,7 @@ def test_the_table_has_every_figure_with_its_target_and_verdict():
 
 
 @pytest.fixture
-def page():
+def browser():
     missing = chromium_missing()
     if missing:
         pytest.skip(missing)
@@ -31,10 +31,15 @@ def page():
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page()
-        page.set_content('<div data-testid="stApp" data-test-script-state="notRunning"><button id="b">go</button></div>')
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    page = browser.new_page()
+    page.set_content('<div data-testid="stApp" data-test-script-state="notRunning"><button id="b">go</button></div>')
+    return page
 
 
 def test_settle_waits_for_the_run_a_click_started_to_end(page):
@@ -85,27 +90,19 @@ def test_a_change_inside_a_long_task_counts_once_it_reaches_the_screen(page):
     assert seconds >= busy_ms / 1000, (seconds, busy_ms)
 
 
-def test_first_results_are_timed_when_the_text_appears_not_when_a_poll_gets_through():
-    missing = chromium_missing()
-    if missing:
-        pytest.skip(missing)
+def test_first_results_are_timed_when_the_text_appears_not_when_a_poll_gets_through(browser):
     import json
 
-    from playwright.sync_api import sync_playwright
+    from paramembed.bench.browser import APPEARS_JS
 
-    from paramembed.bench.browser import APPEARS_JS, CHROMIUM
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page()
-        page.add_init_script(script=f"({APPEARS_JS})({json.dumps('Task accuracy')})")
-        # The results come at 300 ms; then the page's main thread is busy for 700 ms (a library's first run).
-        page.goto("data:text/html,<body><script>setTimeout(() => { const p = document.createElement('p');"
-                  " p.textContent = 'Task accuracy 100%'; document.body.appendChild(p);"
-                  " window.__added = performance.now(); setTimeout(() => { const end = performance.now() + 700;"
-                  " while (performance.now() < end) {} }, 50); }, 300);</script></body>")
-        page.get_by_text("Task accuracy").first.wait_for()
-        page.wait_for_function("window.__appeared > 0")
-        added, appeared = page.evaluate("[window.__added, window.__appeared]")
-        browser.close()
+    page = browser.new_page()
+    page.add_init_script(script=f"({APPEARS_JS})({json.dumps('Task accuracy')})")
+    # The results come at 300 ms; then the page's main thread is busy for 700 ms (a library's first run).
+    page.goto("data:text/html,<body><script>setTimeout(() => { const p = document.createElement('p');"
+              " p.textContent = 'Task accuracy 100%'; document.body.appendChild(p);"
+              " window.__added = performance.now(); setTimeout(() => { const end = performance.now() + 700;"
+              " while (performance.now() < end) {} }, 50); }, 300);</script></body>")
+    page.get_by_text("Task accuracy").first.wait_for()
+    page.wait_for_function("window.__appeared > 0")
+    added, appeared = page.evaluate("[window.__added, window.__appeared]")
     assert added <= appeared < added + 50, (added, appeared)  # the frame after it came, before the busy task

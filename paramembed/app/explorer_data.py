@@ -5,7 +5,7 @@
     bank = cached(keys.bank, lambda: E.feature_bank(...))         # paramembed.embeddings
     emb = cached(keys.embeddings, lambda: E.generate_embeddings(...))
     xy = cached(keys.projection(space, shown, method, dims), lambda: P.project(...))
-    warm_default_view()                                           # the first open's work, ahead of it
+    warm_default_view(model_path, model, lock)                    # the first open's work, ahead of it
 
 `pages/explorer.py` wires widgets to these; the keys hold everything that made a value, so every
 session and the warm-up (`paramembed/app/warm.py`) find each other's work.

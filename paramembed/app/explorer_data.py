@@ -28,7 +28,6 @@ DEFAULT_CLASSES = 40
 DEFAULT_PER_GROUP = 10
 DEFAULT_SHOTS = (1, 5)
 DEFAULT_SPACE = "embedding"
-DEFAULT_METHOD = "pca"
 MAX_CACHED = 12
 MAX_OPEN_DATASETS = 8  # decoded datasets held by the process: each visitor's upload is one, so they are bounded too
 

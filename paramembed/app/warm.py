@@ -56,21 +56,31 @@ def freeze_long_lived(collect: bool = True) -> None:
     _FROZEN.set()
 
 
+def _default_model():
+    """(path, model, its lock) of the model every page opens on (the first listed), loaded; None when there is none."""
+    from paramembed import ui
+
+    entries = ui.find_models()
+    if not entries:
+        return None
+    path = entries[0].path
+    return path, ui.load_model_cached(path, "auto"), ui.model_lock(path, "auto")
+
+
 def warm_up() -> float:
     """Import the pages' libraries, load the default model, sample and solve the first task; seconds taken."""
     start = time.perf_counter()
     import plotly.graph_objects  # noqa: F401  (the results' charts; half a second on its own)
 
-    from paramembed import ui
     from paramembed.app import results_view, task_sources  # noqa: F401  (results_view: the page's own imports)
     from paramembed.tasks import solve
 
-    entries = ui.find_models()
-    if not entries:
+    default = _default_model()
+    if default is None:
         return time.perf_counter() - start
-    model = ui.load_model_cached(entries[0].path, "auto")
+    _, model, lock = default
     task = task_sources.sampled_task(model.config.input, task_sources.PROCEDURAL, **FIRST_TASK)
-    with ui.model_lock(entries[0].path, "auto"):
+    with lock:
         solve(model, task)  # first calls into torch: kernel choice, allocator, thread pool
     freeze_long_lived(collect=False)  # the first page may be waiting on this thread's caches
     return time.perf_counter() - start
@@ -85,13 +95,11 @@ def warm_later(timeout_s: float = LATER_AFTER_S) -> float:
     start = time.perf_counter()
     import pandas  # noqa: F401  (through its own door, as app.py does: see the comment there)
 
-    from paramembed import ui
     from paramembed.app import explorer_data, explorer_figures
 
     explorer_figures.warm_up()
-    entries = ui.find_models()
-    if entries:  # the explorer opens on the same default model as the Playground
-        model = ui.load_model_cached(entries[0].path, "auto")
-        explorer_data.warm_default_view(entries[0].path, model, ui.model_lock(entries[0].path, "auto"))
+    default = _default_model()  # the explorer opens on the same default model as the Playground
+    if default is not None:
+        explorer_data.warm_default_view(*default)
     freeze_long_lived()
     return time.perf_counter() - start

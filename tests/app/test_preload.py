@@ -25,3 +25,19 @@ def test_every_page_carries_the_preload_hidden_and_once_per_page_load():
     body = mine[0]
     assert preload.chart_chunks()[0] in body and "display: none" in body
     assert "window.__paramembedPreloaded" in body  # a rerun sends it again: the browser imports it only once
+
+
+def test_the_warm_up_figures_reach_the_script_whole():
+    # A "<" inside the script's JSON (a hover template's "<extra>") had kept the whole script from running:
+    # it is escaped, and the JSON still reads back as the same figures.
+    import json
+
+    tagged = {"hovertemplate": "%{x}<extra></extra>"}
+    text = preload.script_json(tagged)
+    assert "<" not in text and json.loads(text) == tagged
+    kinds = {trace["type"] for figure in preload.WARM_FIGURES for trace in figure["data"]}
+    assert kinds == {"scatter", "box", "heatmap", "bar"}
+    html = preload._HTML % {"marker": preload.MARKER, "chunks": preload.script_json(["x.js"]),
+                            "figures": preload.script_json(preload.WARM_FIGURES)}
+    figures = preload.script_json(preload.WARM_FIGURES)
+    assert "<" not in figures and f"const figures = {figures};" in html.split("<script>")[1].split("</script>")[0]

@@ -217,6 +217,9 @@ def test_the_chart_library_loads_while_the_playground_is_read(app):
         "name => performance.getEntriesByType('resource').some(e => e.name.endsWith('/' + name))",
         arg=chart_chunks()[0], timeout=60_000)
     assert app.page.evaluate("() => window.__paramembedPreloaded === true")
+    # Then one throwaway figure of each kind is drawn off screen, and nothing of them is left behind.
+    app.page.wait_for_function("window.__paramembedChartsWarm === true", timeout=60_000)
+    assert app.page.locator(".js-plotly-plot").count() == 0
     # Its element takes no room (a hidden container adds no gap to the layout).
     holder = app.page.locator('[data-testid="stElementContainer"]').filter(has=app.page.locator(f".{MARKER}"))
     assert holder.count() == 1 and not holder.first.is_visible()

@@ -30,6 +30,20 @@ def server_environment() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def pages_from_navigation_only() -> None:
+    """Every visit runs app.py, which lists the pages (`st.navigation`), even a fresh server's first one.
+
+    Streamlit still treats an app with a `pages/` folder as a folder-of-pages app until some script
+    calls `st.navigation`. Until then, a visitor who opens a page's own address (a bookmark, or a page
+    that reconnects after a restart) got that page's file run on its own: file names for the page
+    list, no language picker, no page setup. app.py clears Streamlit's flag on its first run; here
+    it is cleared before the first visitor (the flag is Streamlit's own: tests/e2e checks the result).
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
+
+
 def warm() -> None:
     """The warm-up, beside the server's start; a failure is logged, never raised (the page then does the work).
 
@@ -51,6 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     server_environment()
     from streamlit.web import cli
 
+    pages_from_navigation_only()
     if os.environ.get("PARAMEMBED_WARM", "1") != "0":
         # Named with background.PREFIX: Streamlit's warnings about its cached calls are expected there.
         threading.Thread(target=warm, name="paramembed-warm-up", daemon=True).start()

@@ -47,15 +47,9 @@ class Server:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    missing = chromium_missing()
-    if missing:
-        pytest.skip(missing)
+def start_server(tmp: Path, log: Path) -> Server:
+    """A new server started as `make run` starts it, with the suite's models and runs; waits for its health answer."""
     env_models = model_env()
-    if env_models is None:
-        pytest.skip(f"no model: assets/models/hyper is absent (not trained yet) and so is {FALLBACK_MODEL}")
-    tmp = tmp_path_factory.mktemp("e2e-server")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     env.pop("PARAMEMBED_MODELS", None)
     env.update(env_models)
@@ -77,7 +71,6 @@ def server(tmp_path_factory):
     env["PARAMEMBED_CACHE"] = str(tmp / "cache")
 
     port = free_port()
-    log = ARTIFACTS / "server.log"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     # As `make run` starts it: streamlit run app.py, warmed up (paramembed/app/launch.py).
     argv = [sys.executable, "-P", str(ROOT / "paramembed" / "app" / "launch.py"), "--server.port", str(port),
@@ -94,23 +87,49 @@ def server(tmp_path_factory):
             pytest.fail(f"streamlit exited with {process.returncode}:\n{srv.log_text()[-3000:]}")
         try:
             if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
+                return srv
         except OSError:
             pass
         if time.time() > deadline:
             process.kill()
             pytest.fail(f"streamlit's health endpoint did not answer in 120 s:\n{srv.log_text()[-3000:]}")
         time.sleep(0.5)
-    yield srv
-    process.terminate()
+
+
+def stop_server(srv: Server) -> None:
+    """Stop it; a traceback in its log (a crashed callback, a failed session that never reached a page) fails the test."""
+    srv.process.terminate()
     try:
-        process.wait(timeout=20)
+        srv.process.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        process.kill()
-    # Tracebacks that never reached a page (a crashed callback, a failed session) still fail the suite.
+        srv.process.kill()
     text = srv.log_text()
     assert "Traceback (most recent call last)" not in text, (
-        f"the server logged a traceback ({log}):\n" + text[text.index("Traceback (most recent call last)"):][:3000])
+        f"the server logged a traceback ({srv.log}):\n" + text[text.index("Traceback (most recent call last)"):][:3000])
+
+
+def skip_without_browser_or_model() -> None:
+    missing = chromium_missing()
+    if missing:
+        pytest.skip(missing)
+    if model_env() is None:
+        pytest.skip(f"no model: assets/models/hyper is absent (not trained yet) and so is {FALLBACK_MODEL}")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    skip_without_browser_or_model()
+    srv = start_server(tmp_path_factory.mktemp("e2e-server"), ARTIFACTS / "server.log")
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture
+def fresh_server(tmp_path, browser):
+    """A server of its own that no page has visited yet (the session's `server` has seen every test's visits)."""
+    srv = start_server(tmp_path, ARTIFACTS / f"server-{tmp_path.name}.log")
+    yield srv
+    stop_server(srv)
 
 
 @pytest.fixture(scope="session")

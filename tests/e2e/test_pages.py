@@ -52,3 +52,23 @@ def test_training_curves_page_shows_curves(app):
     assert app.page.locator(".st-key-curves_accuracy .js-plotly-plot .scatterlayer .trace").count() >= 1
     app.wait_text("Download CSV")
     app.assert_clean()
+
+
+def test_a_fresh_servers_first_visit_to_a_pages_own_address_gets_the_whole_app(browser, fresh_server):
+    # Before any script had called st.navigation, Streamlit ran pages/explorer.py on its own for this
+    # visit (a bookmark, or a page reconnecting after a restart): file names as the page list, no
+    # language picker (paramembed/app/launch.py).
+    from e2e_support import VIEWPORT, AppPage
+
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        app = AppPage(context.new_page(), fresh_server.url).open("explorer")
+        app.page.get_by_text("Weight-embedding explorer").first.wait_for(timeout=240_000)
+        # Streamlit's page first looks for its server under the page's own path (404s), then at the root.
+        app.console_errors = [e for e in app.console_errors if "/explorer/_stcore/" not in e]
+        links = app.page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+        assert [link.split()[-1] for link in links] == ["Playground", "explorer", "curves", "yourself"], links
+        assert app.page.get_by_text("Language / 语言").count() == 1
+        app.assert_clean()
+    finally:
+        context.close()

@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import plotly.express as px
 import streamlit as st
 
 from paramembed import embeddings as E
@@ -300,8 +299,6 @@ st.subheader(say("weights_vs_prototypes"))
 agreement = P.rowwise_cosine(emb.weights, emb.prototypes)
 if emb.method == "proto":
     st.caption(say("proto_is_imprinting"))
-box = px.box({say("agreement_axis"): agreement, say("colour_shots"): emb.shots.astype(str)}, x=say("colour_shots"),
-             y=say("agreement_axis"), points="outliers", height=320)
-st.plotly_chart(box, key="explorer_agreement", width="stretch")
+st.plotly_chart(F.agreement_box(agreement, emb.shots), key="explorer_agreement", width="stretch")
 st.caption(say("agreement_caption", values=say("name_separator").join(
     say("shot_mean", k=k, value=f"{agreement[emb.shots == k].mean():.3f}") for k in shots_list)))

@@ -7,8 +7,9 @@ and the browser loads the page (`paramembed/app/launch.py`), into the same proce
 `st.cache_resource` caches the page reads, and runs the default task once so torch's first-call
 costs are paid too. A page that arrives before it is done waits on the same imports and caches;
 nothing is computed twice. Then `warm_later` waits until the Playground has sent its first page
-(`first_page_sent`) and pays the other pages' first costs (pandas, plotly's first figure, the
-explorer's default view and its t-SNE), so that they do not share the GIL with the first page's own work.
+(`first_page_sent`), and a moment more while the browser draws it (`LATER_DELAY_S`), and pays the
+other pages' first costs (pandas, plotly's first figure, the explorer's default view and its t-SNE),
+so that they share neither the GIL with the first page's own work nor the cores with its drawing.
 
 Each of them ends by freezing what is alive (`freeze_long_lived`): Streamlit collects every
 garbage-collector generation after every script run (`runner.postScriptGC`), and with torch,
@@ -29,6 +30,11 @@ FIRST_TASK = {"ways": 5, "shots": 5, "queries": 3, "within": False, "seed": 0, "
 # Set by the Playground once its page is sent; the other pages' warm-up waits for it (or this long).
 FIRST_PAGE_SENT = threading.Event()
 LATER_AFTER_S = 30.0
+# ... and then this long again: Streamlit's frontend is still drawing the sent page, on one of the two
+# cores. Started at once, the warm-up's imports and drawing took the other one from the browser:
+# the results appeared 0.8-1.7 s after the page was sent, against 0.45-0.56 s with this wait (side
+# runs, 6 each), and `bench --only app` read 3.77 / 3.47 s against 3.24 / 3.13 s (two pairs).
+LATER_DELAY_S = 1.5
 # Set once the long-lived objects are frozen (`freeze_long_lived`), by a warm-up or the first page.
 _FROZEN = threading.Event()
 
@@ -86,12 +92,13 @@ def warm_up() -> float:
     return time.perf_counter() - start
 
 
-def warm_later(timeout_s: float = LATER_AFTER_S) -> float:
+def warm_later(timeout_s: float = LATER_AFTER_S, delay_s: float = LATER_DELAY_S) -> float:
     """The other pages' first costs, once the first page is sent (their imports would share the GIL with
     its work): pandas (app.py no longer imports it before the Playground), plotly.express, plotly's
     first figure of each kind the explorer draws (its validators load on first use: 0.6-1.5 s), and the
     explorer's default view with its t-SNE (`explorer_data.warm_default_view`). Seconds taken, waiting excluded."""
-    FIRST_PAGE_SENT.wait(timeout_s)
+    if FIRST_PAGE_SENT.wait(timeout_s):
+        time.sleep(delay_s)  # while the browser draws that page (LATER_DELAY_S)
     start = time.perf_counter()
     import pandas  # noqa: F401  (through its own door, as app.py does: see the comment there)
 

@@ -29,21 +29,30 @@ def test_warm_up_leaves_the_first_task_and_model_in_the_shared_caches():
     assert task.ways == FIRST_TASK["ways"]
 
 
-def test_the_other_pages_warm_up_waits_for_the_first_page_then_imports_their_libraries():
+def test_the_other_pages_warm_up_waits_for_the_first_page_then_imports_their_libraries(monkeypatch):
     import sys
     import threading
+    import time
+    from types import SimpleNamespace
 
     from paramembed.app import warm
 
+    slept = []  # the pause that leaves the browser the core it draws the first page on
+    monkeypatch.setattr(warm, "time", SimpleNamespace(sleep=slept.append, perf_counter=time.perf_counter))
     warm.FIRST_PAGE_SENT.clear()
     done = []
-    thread = threading.Thread(target=lambda: done.append(warm.warm_later(timeout_s=60)))
+    thread = threading.Thread(target=lambda: done.append(warm.warm_later(timeout_s=60, delay_s=0.75)))
     thread.start()
     thread.join(0.2)
-    assert not done  # waiting for the Playground's first page
+    assert not done and not slept  # waiting for the Playground's first page
     warm.first_page_sent()
     thread.join(60)
     assert done and done[0] > 0 and "pandas" in sys.modules and "plotly.express" in sys.modules
+    assert slept == [0.75]
+    # No first page within the timeout (a server nobody opened yet): no browser to leave room for.
+    warm.FIRST_PAGE_SENT.clear()
+    warm.warm_later(timeout_s=0.01, delay_s=0.75)
+    assert slept == [0.75]
 
 
 def test_the_first_page_freezes_what_lives_long_so_the_collection_after_each_run_skips_it():

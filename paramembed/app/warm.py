@@ -32,7 +32,7 @@ FIRST_PAGE_SENT = threading.Event()
 LATER_AFTER_S = 30.0
 # ... and then this long again: Streamlit's frontend is still drawing the sent page, on one of the two
 # cores. Started at once, the warm-up's imports and drawing took the other one from the browser:
-# the results appeared 0.8-1.7 s after the page was sent, against 0.45-0.56 s with this wait (side
+# the results appeared 0.7-1.7 s after the page was sent, against 0.45-0.56 s with this wait (side
 # runs, 6 each), and `bench --only app` read 3.77 / 3.47 s against 3.24 / 3.13 s (two pairs).
 LATER_DELAY_S = 1.5
 # Set once the long-lived objects are frozen (`freeze_long_lived`), by a warm-up or the first page.

@@ -2,7 +2,8 @@
 
 Each run is fresh: a new server process started the way `make run` starts it and a new Chromium
 page (the browser itself is launched before the clock starts: a person's browser is already
-open). Times are read in the page's own clock (`performance.now()`):
+open). Times are read in the page's own clock (`performance.now()`), and first results on the wall
+clock (`performance.timeOrigin` plus that clock: the server starts before the app's page exists):
 
 - first results: server process started -> the frame after the first sampled task's accuracy
   entered the Playground (recorded in the page as it happens; the health endpoint's answer is

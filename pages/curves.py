@@ -128,7 +128,7 @@ def charts() -> None:
         })
     st.dataframe(summary, hide_index=True, key="curves_summary")
     st.download_button(say("download_csv"), M.metrics_csv(records), file_name="training_curves.csv", mime="text/csv",
-                       key="curves_csv")
+                       key="curves_csv", on_click="ignore")
 
 
 charts()

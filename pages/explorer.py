@@ -283,8 +283,8 @@ def explore() -> None:
     vec_tsv, meta_tsv = P.projector_tsv(vectors, emb.metadata(rows))
     stem = f"{Path(choice.path).name}-{space}-{shown}shot"
     d1, d2 = st.columns(2)
-    d1.download_button("vectors.tsv", vec_tsv, file_name=f"{stem}-vectors.tsv", mime="text/tab-separated-values", key="explorer_dl_vectors")
-    d2.download_button("metadata.tsv", meta_tsv, file_name=f"{stem}-metadata.tsv", mime="text/tab-separated-values", key="explorer_dl_metadata")
+    d1.download_button("vectors.tsv", vec_tsv, file_name=f"{stem}-vectors.tsv", mime="text/tab-separated-values", key="explorer_dl_vectors", on_click="ignore")
+    d2.download_button("metadata.tsv", meta_tsv, file_name=f"{stem}-metadata.tsv", mime="text/tab-separated-values", key="explorer_dl_metadata", on_click="ignore")
     st.caption(say("export_caption", rows=len(rows), numbers=vectors.shape[1]))
 
     # Last, once this view is sent: the t-SNE of the same points, while the browser draws the chart.

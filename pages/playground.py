@@ -87,6 +87,10 @@ sample_settings = st.session_state.get("sample_settings") if task.source == "sam
 save_col.download_button(
     say("save_task"), icon=":material/save:", key="save_task", help=say("save_task_help"),
     file_name="task.zip", mime="application/zip", width="stretch",
+    # No rerun on click. Streamlit clears a session's outgoing queue when a run starts, and the reply
+    # carrying this zip's address could be dropped with it: the button then spun forever (1 click
+    # in 3 after a busy server, in tests/e2e). Nothing on the page changes by downloading anyway.
+    on_click="ignore",
     # Made when clicked, on Streamlit's download thread: every image re-encoded into a zip is work
     # a rerun that only shows the task should not do. The lambda holds this run's values.
     data=lambda task=task, labels=view.labels, model_name=setup["model"], method=method, settings=sample_settings: save_task(
@@ -158,6 +162,7 @@ def download_tab() -> None:
         data=ui.memo("download", (runner.path, method, task.key, lang), lambda: classifier_to_bytes(
             clf, model_ref, model.config, labels=view.labels, class_names=view.names)),
         file_name="classifier.safetensors", mime="application/octet-stream", key="download_classifier",
+        on_click="ignore",
     )
     st.caption(say("download_caption"))
     if ui.is_pretrained(runner):
@@ -176,7 +181,8 @@ def download_tab() -> None:
             ui.show_error(err)
         else:
             st.download_button(say("onnx_download"), data=onnx_bytes, file_name="classifier.onnx",
-                               mime="application/octet-stream", key="download_onnx", icon=":material/download:")
+                               mime="application/octet-stream", key="download_onnx", icon=":material/download:",
+                               on_click="ignore")
             st.caption(say("onnx_caption"))
             st.code(onnx_snippet(), language="python")
 

@@ -53,7 +53,7 @@ def test_lists_runs_and_draws_both_charts(runs_root):
     names = [trace.get("name") for trace in loss["data"]]
     assert "alpha" in names and "beta" in names
     assert loss["layout"]["yaxis"]["type"] == "log"
-    assert len(at.get("download_button")) == 1
+    assert len(at.get("download_button")) == 1 and at.get("download_button")[0].proto.ignore_rerun
 
 
 def test_controls_change_the_charts(runs_root):

@@ -45,7 +45,7 @@ def test_renders_projection_agreement_drift_and_exports(tiny_model):
     assert len(charts) == 3  # projection, weights-vs-prototypes, drift
     assert "20 classes" in at.markdown[0].value or any("20 classes" in m.value for m in at.markdown)
     downloads = at.get("download_button")
-    assert len(downloads) == 2
+    assert len(downloads) == 2 and all(d.proto.ignore_rerun for d in downloads)  # downloading changes nothing
 
 
 def test_picking_a_class_shows_its_neighbours(tiny_model):

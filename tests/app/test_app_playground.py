@@ -646,6 +646,8 @@ def open_saved(at, data: bytes, name: str = "task.zip"):
 def test_save_task_is_offered_with_the_sample_settings():
     at = app().run()
     assert any(b.key == "save_task" for b in at.get("download_button"))
+    # A click must not rerun the page: a run starting clears the reply that carries the zip (pages/playground.py).
+    assert all(b.proto.ignore_rerun for b in at.get("download_button"))
     settings = at.session_state["sample_settings"]
     assert settings["seed"] == 0 and settings["ways"] == 5 and settings["index"] == 0
 
@@ -857,6 +859,7 @@ def test_the_download_tab_makes_an_onnx_file_on_request():
     at.button(key="onnx_make").click().run()
     assert_clean(at)
     assert any(b.key == "download_onnx" for b in at.get("download_button"))
+    assert all(b.proto.ignore_rerun for b in at.get("download_button"))  # the classifier's too
     data = next(iter(at.session_state["_memo_onnx"].values()))
     session = ort.InferenceSession(data)
     assert json.loads(session.get_modelmeta().custom_metadata_map["labels"]) == [f"Class {c}" for c in "ABCDE"]

@@ -36,6 +36,7 @@ import torch
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from paramembed.config import InputSpec
+from paramembed.data.plain_png import plain_grey_png
 from paramembed.errors import ParamembedError
 
 MAX_IMAGE_PIXELS = 40_000_000  # 40 MP: a large phone photo passes, a decompression bomb does not
@@ -482,11 +483,15 @@ def images_to_batch(images, spec: InputSpec) -> torch.Tensor:
     tensors: list[torch.Tensor | None] = []
     small: dict[tuple, list[tuple[int, np.ndarray]]] = {}  # (shape, dtype) -> [(position, grey)]
     for i, img in enumerate(items):
-        decoded = _decoded_input(img, spec, f"image {i + 1}")
-        if isinstance(decoded, torch.Tensor):
-            tensors.append(decoded)
-            continue
-        grey = _grey(decoded)
+        grey = plain_grey_png(img, GLYPH_BATCH_PIXELS, MAX_FILE_BYTES)  # a scanned character's file, parsed faster
+        if grey is not None:
+            check_size(grey.shape[1], grey.shape[0], f"image {i + 1}")  # a strip is refused as on the full path
+        else:
+            decoded = _decoded_input(img, spec, f"image {i + 1}")
+            if isinstance(decoded, torch.Tensor):
+                tensors.append(decoded)
+                continue
+            grey = _grey(decoded)
         if grey.size > GLYPH_BATCH_PIXELS:
             tensors.append(torch.from_numpy(glyph_array(grey, spec)).unsqueeze(0))
             continue

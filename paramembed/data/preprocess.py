@@ -259,9 +259,14 @@ def _ink_boxes(stack: np.ndarray, backgrounds: np.ndarray, darks: np.ndarray, co
     darkest or lightest pixel always is, so a page that is not blank has ink).
     """
     half = 0.5 * contrasts
-    dark_ink = stack < (backgrounds - half)[:, None, None]
-    light_ink = stack > (backgrounds + half)[:, None, None]
-    ink = np.where(darks[:, None, None], dark_ink, light_ink)
+    below, above = (backgrounds - half)[:, None, None], (backgrounds + half)[:, None, None]
+    # A task's characters are usually all dark ink (or all light): one comparison then, not two.
+    if darks.all():
+        ink = stack < below
+    elif not darks.any():
+        ink = stack > above
+    else:
+        ink = np.where(darks[:, None, None], stack < below, stack > above)
     rows, cols = ink.any(axis=2), ink.any(axis=1)  # (N, H), (N, W)
     height, width = stack.shape[1:]
     return np.stack([rows.argmax(axis=1), height - 1 - rows[:, ::-1].argmax(axis=1),

@@ -96,5 +96,9 @@ def chart_library() -> None:
     of it. Once per page load."""
     chunks = chart_chunks()
     if chunks:
-        st.html(_HTML % {"marker": MARKER, "chunks": script_json(list(chunks)), "figures": script_json(WARM_FIGURES)},
-                unsafe_allow_javascript=True)
+        st.html(preload_html(chunks), unsafe_allow_javascript=True)
+
+
+def preload_html(chunks: tuple[str, ...]) -> str:
+    """The hidden element and its script, loading these renderer chunks and then drawing `WARM_FIGURES`."""
+    return _HTML % {"marker": MARKER, "chunks": script_json(list(chunks)), "figures": script_json(WARM_FIGURES)}

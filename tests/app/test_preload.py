@@ -37,7 +37,6 @@ def test_the_warm_up_figures_reach_the_script_whole():
     assert "<" not in text and json.loads(text) == tagged
     kinds = {trace["type"] for figure in preload.WARM_FIGURES for trace in figure["data"]}
     assert kinds == {"scatter", "box", "heatmap", "bar"}
-    html = preload._HTML % {"marker": preload.MARKER, "chunks": preload.script_json(["x.js"]),
-                            "figures": preload.script_json(preload.WARM_FIGURES)}
+    html = preload.preload_html(("x.js",))
     figures = preload.script_json(preload.WARM_FIGURES)
     assert "<" not in figures and f"const figures = {figures};" in html.split("<script>")[1].split("</script>")[0]

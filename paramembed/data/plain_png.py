@@ -7,9 +7,10 @@ the chunks are walked with `struct` and the pixels handed to Pillow's own PNG de
 the public `Image.frombytes`, so the pixels are Pillow's to the bit.
 
 Only a file Pillow would return unchanged qualifies: greyscale at 1, 2, 4 or 8 bits, every chunk
-intact (CRC checked, as Pillow does), not interlaced, none that changes what `open_image` returns (transparency,
-EXIF orientation, animation) and no text chunk that may carry EXIF. Anything else, including any
-damage, gives None and the caller takes the full path, which names the problem.
+intact (CRC checked, as Pillow does), not interlaced, and only chunks in `PLAIN_CHUNKS`: none that
+changes what `open_image` returns (transparency, EXIF orientation, animation) and no text chunk (one
+may carry EXIF). Anything else, including any damage, gives None and the caller takes the full
+path, which names the problem.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ def chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(body, zlib.crc32(kind)))
 
 
-def grey_png(pixels: np.ndarray, depth: int = 8, extra: list[bytes] = (), idat_parts: int = 1, colour: int = 0) -> bytes:
+def grey_png(pixels: np.ndarray, depth: int = 8, extra: list[bytes] = (), idat_parts: int = 1) -> bytes:
     """A PNG written by hand: any grey bit depth, the image data split over `idat_parts` chunks."""
     height, width = pixels.shape
     levels = (1 << depth) - 1
@@ -30,7 +30,7 @@ def grey_png(pixels: np.ndarray, depth: int = 8, extra: list[bytes] = (), idat_p
     stream = zlib.compress(b"".join(b"\x00" + r for r in rows))  # filter 0 on every row
     step = -(-len(stream) // idat_parts)
     idats = [chunk(b"IDAT", stream[i : i + step]) for i in range(0, len(stream), step)]
-    header = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0))
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, 0, 0, 0, 0))  # colour type 0: grey
     return b"\x89PNG\r\n\x1a\n" + header + b"".join(extra) + b"".join(idats) + chunk(b"IEND", b"")
 
 

@@ -5,7 +5,7 @@ The page only wires widgets to `paramembed.embeddings` (features, generation), `
 `paramembed.explorer_sources` (what may be read). Feature banks, embeddings and projections are
 cached per process (`paramembed.app.explorer_data`; the launcher's warm-up computes the default
 view ahead); the plot and everything that depends on the selection live in one fragment, so a
-widget there reruns only that part of the page. Once a PCA view is drawn, its t-SNE is computed in
+widget there reruns only that part of the page. Below the plot, tabs: only the open one is drawn. Once a PCA view is drawn, its t-SNE is computed in
 the background (the first one imports scikit-learn).
 """
 
@@ -268,24 +268,43 @@ def explore() -> None:
     else:
         st.caption(say("nothing_selected"))
 
-    # ============ drift with shots ============
-    if len(shots_list) > 1:
-        st.subheader(say("drift_heading"))
-        drift_space = st.radio(say("drift_of"), ("embedding", "weights"), horizontal=True, key="explorer_drift_space",
-                               format_func=lambda d: say(f"drift_{d}"))
-        drift = E.embedding_drift(emb, drift_space)
-        line = F.drift_figure(emb, drift, drift_space, selected[:8])
-        st.plotly_chart(line, key="explorer_drift", width="stretch")
-        st.caption(say("drift_caption"))
-
-    # ============ export ============
-    st.subheader(say("export_heading"))
-    vec_tsv, meta_tsv = P.projector_tsv(vectors, emb.metadata(rows))
-    stem = f"{Path(choice.path).name}-{space}-{shown}shot"
-    d1, d2 = st.columns(2)
-    d1.download_button("vectors.tsv", vec_tsv, file_name=f"{stem}-vectors.tsv", mime="text/tab-separated-values", key="explorer_dl_vectors", on_click="ignore")
-    d2.download_button("metadata.tsv", meta_tsv, file_name=f"{stem}-metadata.tsv", mime="text/tab-separated-values", key="explorer_dl_metadata", on_click="ignore")
-    st.caption(say("export_caption", rows=len(rows), numbers=vectors.shape[1]))
+    # ============ below the chart: one tab drawn at a time ============
+    # Only the open tab's content runs (on_change="rerun", `.open`): the page opens on the evidence
+    # that generated weights differ from prototypes, and the drift chart and the export are made when
+    # their tab is opened. Drawn on every first open, the drift section (a third Plotly chart and its
+    # widgets) took ~0.12 s of the browser's time (issue 22: a click settles within 0.5 s).
+    agreement_tab, drift_tab, export_tab = st.tabs(
+        [say("weights_vs_prototypes"), say("tab_drift"), say("tab_export")], key="explorer_tab", on_change="rerun")
+    with agreement_tab:
+        if agreement_tab.open:
+            agreement = P.rowwise_cosine(emb.weights, emb.prototypes)
+            if emb.method == "proto":
+                st.caption(say("proto_is_imprinting"))
+            st.plotly_chart(F.agreement_box(agreement, emb.shots), key="explorer_agreement", width="stretch")
+            st.caption(say("agreement_caption", values=say("name_separator").join(
+                say("shot_mean", k=k, value=f"{agreement[emb.shots == k].mean():.3f}") for k in shots_list)))
+    with drift_tab:
+        if drift_tab.open and len(shots_list) < 2:
+            st.info(say("drift_needs_two"))
+        elif drift_tab.open:
+            st.subheader(say("drift_heading"))
+            drift_space = st.radio(say("drift_of"), ("embedding", "weights"), horizontal=True, key="explorer_drift_space",
+                                   format_func=lambda d: say(f"drift_{d}"))
+            drift = E.embedding_drift(emb, drift_space)
+            line = F.drift_figure(emb, drift, drift_space, selected[:8])
+            st.plotly_chart(line, key="explorer_drift", width="stretch")
+            st.caption(say("drift_caption"))
+    with export_tab:
+        if export_tab.open:
+            st.subheader(say("export_heading"))
+            vec_tsv, meta_tsv = P.projector_tsv(vectors, emb.metadata(rows))
+            stem = f"{Path(choice.path).name}-{space}-{shown}shot"
+            d1, d2 = st.columns(2)
+            d1.download_button("vectors.tsv", vec_tsv, file_name=f"{stem}-vectors.tsv", mime="text/tab-separated-values",
+                               key="explorer_dl_vectors", on_click="ignore")
+            d2.download_button("metadata.tsv", meta_tsv, file_name=f"{stem}-metadata.tsv", mime="text/tab-separated-values",
+                               key="explorer_dl_metadata", on_click="ignore")
+            st.caption(say("export_caption", rows=len(rows), numbers=vectors.shape[1]))
 
     # Last, once this view is sent: the t-SNE of the same points, while the browser draws the chart.
     if method != "tsne" and "tsne" in P.available_projections() and len(rows) <= PREFETCH_TSNE_UP_TO:
@@ -293,12 +312,3 @@ def explore() -> None:
 
 
 explore()
-
-# ============ weights vs prototypes ============
-st.subheader(say("weights_vs_prototypes"))
-agreement = P.rowwise_cosine(emb.weights, emb.prototypes)
-if emb.method == "proto":
-    st.caption(say("proto_is_imprinting"))
-st.plotly_chart(F.agreement_box(agreement, emb.shots), key="explorer_agreement", width="stretch")
-st.caption(say("agreement_caption", values=say("name_separator").join(
-    say("shot_mean", k=k, value=f"{agreement[emb.shots == k].mean():.3f}") for k in shots_list)))

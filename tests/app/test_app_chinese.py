@@ -61,6 +61,9 @@ def english_on(at, extra: set[str] = frozenset()) -> list[str]:
 
 
 RESULT_TABS = ("tab_queries", "tab_why", "tab_params", "tab_download")
+EXPLORER_TABS = ("weights_vs_prototypes", "tab_drift", "tab_export")
+# Each page's tabs that draw only when open: (the tabs' key, their message keys, the first is open at first)
+LAZY_TABS = (("result_tab", RESULT_TABS), ("explorer_tab", EXPLORER_TABS))
 
 
 def check_shown(at, extra: set[str] = frozenset()) -> None:
@@ -69,19 +72,21 @@ def check_shown(at, extra: set[str] = frozenset()) -> None:
     assert not found, "\n".join(found)
 
 
-def open_tab(at, key: str):
-    at.session_state["result_tab"] = MESSAGES_ZH_CN[key]
+def open_tab(at, key: str, tabs_key: str = "result_tab"):
+    at.session_state[tabs_key] = MESSAGES_ZH_CN[key]
     return at.run()
 
 
 def check(at, extra: set[str] = frozenset()) -> None:
-    """The page as shown, and on the Playground each result tab in turn (only the open one is drawn)."""
+    """The page as shown, and each of its lazy tabs in turn (only the open one is drawn)."""
     check_shown(at, extra)
-    if not any(t.label == MESSAGES_ZH_CN["tab_why"] for t in at.tabs):
-        return
-    for key in RESULT_TABS[1:]:
-        check_shown(open_tab(at, key), extra)
-    open_tab(at, RESULT_TABS[0])
+    labels = {t.label for t in at.tabs}
+    for tabs_key, keys in LAZY_TABS:
+        if MESSAGES_ZH_CN[keys[1]] not in labels:
+            continue
+        for key in keys[1:]:
+            check_shown(open_tab(at, key, tabs_key), extra)
+        open_tab(at, keys[0], tabs_key)
 
 
 def png(seed: int, vertical: bool) -> bytes:

@@ -37,15 +37,40 @@ def small_app() -> AppTest:
     return at
 
 
+def open_tab(at, label: str):
+    """Pick a tab below the chart, as a click does (only the open tab's content runs)."""
+    at.session_state["explorer_tab"] = label
+    return at.run()
+
+
+def chart_keys(at) -> list[str]:
+    return [c.key for c in at.get("plotly_chart")]
+
+
 def test_renders_projection_agreement_drift_and_exports(tiny_model):
     at = small_app().run()
     assert not at.exception
     assert not at.error
-    charts = [c for c in at.get("plotly_chart")]
-    assert len(charts) == 3  # projection, weights-vs-prototypes, drift
+    assert [t.label for t in at.tabs] == ["Generated weights vs plain prototypes", "Drift with shots", "Export"]
+    assert chart_keys(at) == ["explorer_chart", "explorer_agreement"]  # the first open draws two charts, not three
     assert "20 classes" in at.markdown[0].value or any("20 classes" in m.value for m in at.markdown)
+    assert not at.get("download_button")
+    open_tab(at, "Drift with shots")
+    assert not at.exception
+    assert chart_keys(at) == ["explorer_chart", "explorer_drift"]
+    assert at.radio(key="explorer_drift_space").value == "embedding"
+    open_tab(at, "Export")
     downloads = at.get("download_button")
     assert len(downloads) == 2 and all(d.proto.ignore_rerun for d in downloads)  # downloading changes nothing
+    assert chart_keys(at) == ["explorer_chart"]
+
+
+def test_drift_with_one_shot_count_says_what_it_needs(tiny_model):
+    at = small_app()
+    at.session_state["explorer_shots"] = [2]
+    open_tab(at.run(), "Drift with shots")
+    assert not at.exception and not at.get("plotly_chart")[1:]
+    assert any("at least two shot counts" in i.value for i in at.info)
 
 
 def test_picking_a_class_shows_its_neighbours(tiny_model):
@@ -121,7 +146,7 @@ def test_an_uploaded_archive_is_embedded(tiny_model):
     at.file_uploader(key="explorer_upload").set_value(("mine.zip", omniglot_zip(), "application/zip")).run()
     assert not at.exception and not at.error
     assert any("6 classes** from 2 alphabet(s)" in m.value for m in at.markdown)
-    assert len(at.get("plotly_chart")) == 3
+    assert chart_keys(at) == ["explorer_chart", "explorer_agreement"]
 
 
 def chart_spec(at) -> dict:
@@ -248,7 +273,7 @@ def test_shipped_model_shows_real_content_on_first_open(monkeypatch):
     at = AppTest.from_file(PAGE, default_timeout=300).run()  # the defaults: 40 classes, 1 and 5 shots
     assert not at.exception and not at.error
     assert any("40 classes" in m.value for m in at.markdown)
-    assert len(at.get("plotly_chart")) == 3
+    assert chart_keys(at) == ["explorer_chart", "explorer_agreement"]
 
 
 # ============ issue 19: words for photos, upload names, axes, 3D points ============

@@ -42,6 +42,16 @@ def test_explorer_plots_and_selects_points(app):
     heading = app.wait_text(re.compile(r"^\d+ selected"))
     assert int(heading.inner_text().split()[0]) >= 1, heading.inner_text()
     app.wait_text("Nearest by cosine")
+    # Below the chart, only the open tab is drawn: the drift chart appears when its tab is picked,
+    # with a line for each selected class beside the band and the median (the selection is kept).
+    app.page.get_by_role("tab", name="Drift with shots").click()
+    drift = app.page.locator(".st-key-explorer_drift .js-plotly-plot").first
+    drift.wait_for(timeout=60_000)
+    assert drift.locator(".scatterlayer .trace").count() >= 3
+    assert app.page.locator(".st-key-explorer_agreement").count() == 0
+    app.page.get_by_role("tab", name="Export").click()
+    app.page.get_by_role("button", name="vectors.tsv").wait_for(timeout=60_000)
+    assert re.match(r"^\d+ selected", app.wait_text(re.compile(r"^\d+ selected")).inner_text())
     app.assert_clean()
 
 

@@ -308,6 +308,11 @@ def explore() -> None:
 
     # Last, once this view is sent: the t-SNE of the same points, while the browser draws the chart.
     if method != "tsne" and "tsne" in P.available_projections() and len(rows) <= PREFETCH_TSNE_UP_TO:
+        # scikit-learn's first import, on the prefetch's thread, imports pandas while this page's next
+        # run builds Plotly figures, which look pandas up: two doors into one half-built module (see
+        # app.py; an AppTest of this page failed on it). Through its own door first; under app.py it is in.
+        import pandas  # noqa: F401
+
         store().prefetch(projection_key("tsne"), lambda: P.project(vectors, "tsne", dims, seed=int(seed)))
 
 

@@ -39,5 +39,20 @@ def test_raw_section_times_every_family_and_prints(tmp_path):
         assert fam["maml_over_generated"] > 1  # ten gradient steps cost more than one pass
         assert all(v > 0 for v in fam["generated_parts_ms"].values())
         assert {r["row"] for r in fam["rows"]} == {fam["generated"], "maml-10"}
+        assert ("decode" in fam["generated_parts_ms"]) == (fam["generated"] != "hyper")  # photo models only
+        rows = {r["row"]: r["median_ms"] for r in fam["rows"]}
+        assert fam["target_budget_ms"] == pytest.approx((rows["maml-10"] - rows[fam["generated"]]) / 19)
     text = "\n".join(format_raw(report))
     assert "input gate" in text and all(f"MAML-10 / {name}" in text for name in families)
+
+
+def test_a_missed_target_prints_what_it_would_take():
+    family = {"family": "photos", "source": "files", "tasks": 2, "generated": "scratch", "target_ratio": 20.0,
+              "rows": [{"row": "scratch", "median_ms": 15.0, "note": ""}, {"row": "maml-10", "median_ms": 180.0, "note": ""}],
+              "generated_parts_ms": {"input_gate": 10.0, "backbone": 4.0, "generator": 0.5, "decode": 7.0},
+              "maml_over_generated": 12.0, "met": False, "target_budget_ms": 165 / 19, "gate_budget_ms": 165 / 19 - 4.5}
+    text = "\n".join(format_raw({"task": "5-way 5-shot", "families": [family]}))
+    assert "input gate 10.0 ms (decoding the files 7.0 ms)" in text
+    assert "scratch <= 8.7 ms; backbone + generator leave the input gate 4.2 ms against 7.0 ms of decoding alone" in text
+    met = {**family, "met": True, "maml_over_generated": 25.0}
+    assert "for 20x" not in "\n".join(format_raw({"task": "5-way 5-shot", "families": [met]}))

@@ -5,8 +5,8 @@ The page only wires widgets to `paramembed.embeddings` (features, generation), `
 `paramembed.explorer_sources` (what may be read). Feature banks, embeddings and projections are
 cached per process (`paramembed.app.explorer_data`; the launcher's warm-up computes the default
 view ahead); the plot and everything that depends on the selection live in one fragment, so a
-widget there reruns only that part of the page. Below the plot, tabs: only the open one is drawn. Once a PCA view is drawn, its t-SNE is computed in
-the background (the first one imports scikit-learn).
+widget there reruns only that part of the page; below the plot, only the open tab is drawn. Once a
+PCA view is drawn, its t-SNE is computed in the background (the first one imports scikit-learn).
 """
 
 from __future__ import annotations
@@ -272,7 +272,7 @@ def explore() -> None:
     # Only the open tab's content runs (on_change="rerun", `.open`): the page opens on the evidence
     # that generated weights differ from prototypes, and the drift chart and the export are made when
     # their tab is opened. Drawn on every first open, the drift section (a third Plotly chart and its
-    # widgets) took ~0.12 s of the browser's time (issue 22: a click settles within 0.5 s).
+    # widgets) kept the first open over 0.5 s (issue 22; `bench --only app` pairs: 0.50 -> 0.41 s).
     agreement_tab, drift_tab, export_tab = st.tabs(
         [say("weights_vs_prototypes"), say("tab_drift"), say("tab_export")], key="explorer_tab", on_change="rerun")
     with agreement_tab:
